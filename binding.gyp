@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "hood_native",
+      "sources": [
+        "native/addon/addon.c",
+        "native/addon/process.c",
+        "native/addon/fdio.c",
+        "native/addon/fsat.c",
+        "native/addon/ptrace.c"
+      ],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
+    },
+    {
+      "target_name": "hood-executor",
+      "type": "executable",
+      "sources": ["native/executor/executor.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "ldflags": ["-static-pie"],
+      "defines": ["_GNU_SOURCE"]
+    }
+  ]
+}

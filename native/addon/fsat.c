@@ -1,0 +1,4 @@
+/* Placeholder until this part of the addon is written. */
+#include "hood.h"
+
+void hood_register_fsat(napi_env env, napi_value exports) {}

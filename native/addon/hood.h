@@ -1,0 +1,35 @@
+/* Shared helpers for the parts of hood's Node-API addon. No policy lives in the addon:
+ * each function makes one syscall (or a fixed short sequence) and reports failure as a
+ * JavaScript Error with code = errno name, errno = number, syscall = what was called. */
+#ifndef HOOD_ADDON_H
+#define HOOD_ADDON_H
+
+#include <node_api.h>
+#include <stdint.h>
+
+/* Throws Error("<syscall> <path>: <ENAME> (<strerror>)") with code/errno/syscall/path set.
+ * Always returns NULL so callers can `return hood_throw_errno(...)`. path may be NULL. */
+napi_value hood_throw_errno(napi_env env, const char *syscall, int err, const char *path);
+/* Throws a TypeError with the message. Returns NULL. */
+napi_value hood_throw_type(napi_env env, const char *message);
+/* The errno's symbolic name ("EPERM"), or "E<number>" when unknown. */
+const char *hood_errno_name(int err);
+
+/* Argument helpers: return 0 on success, else a JS exception is pending. */
+int hood_arg_int32(napi_env env, napi_value v, int32_t *out, const char *what);
+int hood_arg_int64(napi_env env, napi_value v, int64_t *out, const char *what);
+/* Accepts a bigint or a number. */
+int hood_arg_uint64(napi_env env, napi_value v, uint64_t *out, const char *what);
+/* Copies a string argument into a malloc'd NUL-terminated buffer; caller frees. */
+int hood_arg_string(napi_env env, napi_value v, char **out, const char *what);
+
+/* Adds a function to exports. */
+void hood_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
+
+/* Each part registers its functions from the module's init. */
+void hood_register_process(napi_env env, napi_value exports);
+void hood_register_fdio(napi_env env, napi_value exports);
+void hood_register_fsat(napi_env env, napi_value exports);
+void hood_register_ptrace(napi_env env, napi_value exports);
+
+#endif

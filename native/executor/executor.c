@@ -1,0 +1,2 @@
+/* Placeholder until the executor is written. */
+int main(void) { return 1; }

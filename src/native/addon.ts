@@ -1,0 +1,122 @@
+/**
+ * Loads hood's Node-API addon and the executor binary built by `npm ci` (node-gyp).
+ * Every function here is a thin syscall wrapper: it throws a `SyscallError` (errno name in
+ * `code`) and holds no policy.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface SpawnOptions {
+  /** clone3 flags: CLONE_NEW* bits (CLONE_PIDFD is always added). A bigint: some bits are above 31. */
+  flags: bigint;
+  /** An fd of a cgroup2 directory for CLONE_INTO_CGROUP, or -1. */
+  cgroupFd: number;
+  /** The child's end of the sync socketpair; the executor finds it in argv[1]. */
+  syncFd: number;
+  /** The sealed memfd holding the executor. */
+  executorFd: number;
+  /** Fds the child keeps open across its exec of the executor (close-on-exec is cleared). */
+  passFds: number[];
+  /** The fds that become the child's 0, 1, 2 (dup3, or close-on-exec cleared when equal). */
+  stdio: [number, number, number];
+}
+
+export interface ExitStatus {
+  /** The exit code, or null when killed by a signal. */
+  code: number | null;
+  /** The signal number that killed the process, or null. */
+  signal: number | null;
+}
+
+export interface Message {
+  data: Buffer;
+  fds: number[];
+}
+
+export interface NativeAddon {
+  /** clone3 the executor child as described in docs/ARCHITECTURE.md; returns its pid and pidfd. */
+  spawn(options: SpawnOptions): { pid: number; pidfd: number };
+  /** socketpair(AF_UNIX, type | SOCK_CLOEXEC); type 1 = SOCK_STREAM, 5 = SOCK_SEQPACKET. */
+  socketpair(type: number): [number, number];
+  /** sendmsg with optional SCM_RIGHTS fds and MSG_NOSIGNAL; returns bytes sent. */
+  sendMsg(fd: number, data: Uint8Array, fds: number[]): number;
+  /** recvmsg with MSG_DONTWAIT | MSG_CMSG_CLOEXEC; null when it would block; data.length 0 at EOF. */
+  recvMsg(fd: number, maxBytes: number, maxFds: number): Message | null;
+  /** Resolves when fd is readable (or hung up), through a uv_poll handle. */
+  waitReadable(fd: number): Promise<void>;
+  /** pidfd_open(pid, 0). */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(pidfd, signal, NULL, 0). */
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** Resolves with the exit status of a child once it exits (uv_poll + waitid(P_PIDFD)). */
+  pidfdWait(pidfd: number): Promise<ExitStatus>;
+  /** waitid(P_PIDFD, WEXITED | WNOHANG): the status if the child has exited, else null. */
+  pidfdTryWait(pidfd: number): ExitStatus | null;
+  /** A sealed, executable memfd with the file's contents (MFD_CLOEXEC | MFD_EXEC | MFD_ALLOW_SEALING). */
+  memfdFromFile(path: string, name: string): number;
+  /** flock(fd, operation); operation uses LOCK_SH=1, LOCK_EX=2, LOCK_NB=4, LOCK_UN=8. */
+  flock(fd: number, operation: number): void;
+  /** openat2(dirfd, path, {flags, mode, resolve}); dirfd -100 is AT_FDCWD. */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** A blocking connect to a unix stream socket path; returns the fd (close-on-exec). */
+  unixConnect(path: string): number;
+  /** Clears or sets FD_CLOEXEC. */
+  setCloexec(fd: number, on: boolean): void;
+  /** mkfifo(path, mode). */
+  mkfifo(path: string, mode: number): void;
+  /** The errno name (e.g. "EPERM") and strerror text for a number. */
+  errnoName(errno: number): { name: string; message: string };
+  /** Other parts of the addon register their functions on the same object. */
+  [name: string]: unknown;
+}
+
+/** A failed syscall: `code` is the errno name, `errno` the number, `syscall` what was called. */
+export interface SyscallError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+let cached: NativeAddon | undefined;
+
+/** The package root: this file is src/native/addon.ts, or the bundle dist/hood.mjs. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`Cannot find hood's package root above ${fileURLToPath(import.meta.url)}`);
+}
+
+export function executorPath(): string {
+  return join(packageRoot(), "build", "Release", "hood-executor");
+}
+
+/** Loads the addon once; explains what to run when it is missing or was built for another Node. */
+export function addon(): NativeAddon {
+  if (cached) return cached;
+  const root = packageRoot();
+  const path = join(root, "build", "Release", "hood_native.node");
+  if (!existsSync(path)) {
+    throw new Error(
+      `Cannot load hood's native addon: ${path} does not exist. ` +
+        `Build it with \`npm ci\` (or \`npx node-gyp rebuild\`) in ${root}; ` +
+        "it needs python3, make and a C compiler.",
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(path) as NativeAddon;
+  } catch (e) {
+    throw new Error(
+      `Cannot load hood's native addon ${path}: ${(e as Error).message}. ` +
+        `If it was built for another Node.js (this is ${process.version}, ABI ${process.versions.modules}), ` +
+        `rebuild it with \`npx node-gyp rebuild\` in ${root}.`,
+    );
+  }
+  return cached;
+}
