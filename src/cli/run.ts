@@ -1,0 +1,61 @@
+import { constants } from "node:os";
+import { addon } from "../native/addon.ts";
+import { create, destroy, startCreated } from "../runtime/container.ts";
+import { oneId, parse, within } from "./args.ts";
+import { runtimeContext } from "./context.ts";
+
+/** Signals run passes on to the container's init, as runc does. */
+const FORWARDED = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      bundle: { type: "string", short: "b", default: "." },
+      "pid-file": { type: "string" },
+      "console-socket": { type: "string" },
+      "no-pivot": { type: "boolean", default: false },
+      "no-new-keyring": { type: "boolean", default: false },
+      "no-subreaper": { type: "boolean", default: false },
+      "preserve-fds": { type: "string", default: "0" },
+      detach: { type: "boolean", short: "d", default: false },
+      keep: { type: "boolean", default: false },
+    },
+    "run",
+  );
+  const id = oneId(positionals, "run");
+  const ctx = runtimeContext();
+  return within(`run ${id}`, async () => {
+    const { record, spec, launch } = await create(ctx, {
+      id,
+      bundle: values.bundle as string,
+      pidFile: values["pid-file"] as string | undefined,
+      consoleSocket: values["console-socket"] as string | undefined,
+      noPivot: values["no-pivot"] as boolean,
+      preserveFds: Number(values["preserve-fds"]),
+    });
+    const a = addon();
+    try {
+      await startCreated(ctx, record, spec, launch);
+    } catch (e) {
+      launch.kill();
+      await a.pidfdWait(launch.processPidfd).catch(() => undefined);
+      await destroy(ctx, record);
+      throw e;
+    }
+    launch.detach();
+    if (values.detach) return 0;
+    const forward = (name: NodeJS.Signals) => {
+      try {
+        a.pidfdSendSignal(launch.processPidfd, constants.signals[name]);
+      } catch {
+        // the container is already gone
+      }
+    };
+    for (const s of FORWARDED) process.on(s, forward);
+    const status = await a.pidfdWait(launch.processPidfd);
+    for (const s of FORWARDED) process.off(s, forward);
+    if (!values.keep) await destroy(ctx, record);
+    return status.signal !== null ? 128 + status.signal : (status.code ?? 255);
+  });
+}

@@ -1,0 +1,428 @@
+/**
+ * Compiles a validated runtime spec into the setup program of a container's init (create)
+ * or of a process joining a running container (exec). Pure: no syscalls, so every decision
+ * here is unit-tested by reading the steps.
+ */
+import type { LinuxIDMapping, Process, Spec } from "../oci/runtime-spec.ts";
+import { CLONE, JOIN_ORDER, NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
+import { containerDevices, devLinkSteps, deviceSteps } from "./devices.ts";
+import { MS, rootfsPropagationFlags } from "./mount-options.ts";
+import { type CgroupHierarchy, mountSteps } from "./mounts.ts";
+import {
+  type CapabilityPlan,
+  PR,
+  execCandidates,
+  identitySteps,
+  rlimitSteps,
+  umaskValue,
+} from "./process.ts";
+import { MOUNT_HOW, type Step, step } from "./program.ts";
+
+/** Tags of `sync` / `report` steps: what the runtime must do when the executor stops there. */
+export const TAG = {
+  /** Write uid_map/gid_map for the reporting process, then reply GO. */
+  USERNS: 1,
+  /** Run the prestart, createRuntime and createContainer hooks, then reply GO. */
+  HOOKS: 2,
+  /** Everything is set up; the executor now waits on the exec FIFO (create) or execs (exec). */
+  READY: 3,
+  /** The seccomp user-notification listener fd follows. */
+  SECCOMP_LISTENER: 4,
+} as const;
+
+export interface SeccompPlan {
+  filter: Uint8Array;
+  flags: number;
+  /** Set when the filter has a NOTIFY action and the listener fd must go to the runtime. */
+  listener: boolean;
+}
+
+export interface CompileOptions {
+  spec: Spec;
+  /** The bundle directory (bind sources may be relative to it). */
+  bundle: string;
+  /** The rootfs as an absolute host path. */
+  rootfs: string;
+  /** Fds the runtime opened for namespaces with a `path`. */
+  joinFds: Partial<Record<NamespaceType, number>>;
+  /** The exec FIFO opened O_PATH (create), or null (exec). */
+  execFifoFd: number | null;
+  /** A connected console socket fd when the process has a terminal. */
+  consoleSocketFd: number | null;
+  /** runc's --preserve-fds: fds 3 .. 3+N-1 pass through. */
+  preserveFds: number;
+  noPivot: boolean;
+  /** Whether hooks must run at the createRuntime point (a HOOKS sync). */
+  hooks: boolean;
+  capabilities: CapabilityPlan | null;
+  seccomp: SeccompPlan | null;
+  cgroups: readonly CgroupHierarchy[];
+}
+
+export interface InitProgram {
+  /** clone3 flags (CLONE_PIDFD is added by the addon). */
+  cloneFlags: bigint;
+  steps: Step[];
+  /** Maps to write, and when: at the start byte (`clone`) or at the USERNS sync (`sync`). */
+  idmap: { uid: LinuxIDMapping[]; gid: LinuxIDMapping[]; when: "clone" | "sync" } | null;
+  /** After `r`: the clone3 child becomes root of its new user namespace before exec. */
+  becomeRoot: boolean;
+  /** Whether a fork step makes a second process (the FORKED pid is the container's init). */
+  forks: boolean;
+  /** The fds the clone3 child must keep open across its exec of the executor. */
+  passFds: number[];
+}
+
+function nsList(spec: Spec): { type: NamespaceType; path?: string }[] {
+  return (spec.linux?.namespaces ?? []) as { type: NamespaceType; path?: string }[];
+}
+
+function hasNew(spec: Spec, type: NamespaceType): boolean {
+  return nsList(spec).some((n) => n.type === type && !n.path);
+}
+
+function has(spec: Spec, type: NamespaceType): boolean {
+  return nsList(spec).some((n) => n.type === type);
+}
+
+/** The part of a program that enters namespaces: clone3 flags plus setns/unshare/fork steps. */
+function namespaceSteps(
+  spec: Spec,
+  joinFds: Partial<Record<NamespaceType, number>>,
+): Pick<InitProgram, "cloneFlags" | "idmap" | "becomeRoot" | "forks"> & { steps: Step[] } {
+  const list = nsList(spec);
+  const uid = spec.linux?.uidMappings ?? [];
+  const gid = spec.linux?.gidMappings ?? [];
+  const newUser = hasNew(spec, "user");
+  const joined = list.filter((n) => n.path);
+  const newTime = hasNew(spec, "time");
+  // Time offsets must be written before any process enters the namespace, so a new time
+  // namespace is always made by unshare in the executor, never by clone3.
+  const unshareLater = (t: NamespaceType) => t === "time";
+
+  if (joined.length === 0) {
+    let cloneFlags = 0n;
+    for (const n of list) if (!unshareLater(n.type)) cloneFlags |= NAMESPACES[n.type].flag;
+    const steps: Step[] = [];
+    if (newTime) steps.push(...timeSteps(spec));
+    return {
+      cloneFlags,
+      steps,
+      idmap: newUser ? { uid, gid, when: "clone" } : null,
+      becomeRoot: newUser,
+      forks: false,
+    };
+  }
+
+  // Joining: setns first (the user namespace first of all), then unshare what is new, then
+  // fork so that a new or joined pid namespace takes effect.
+  const steps: Step[] = [];
+  for (const type of JOIN_ORDER) {
+    const fd = joinFds[type];
+    const entry = joined.find((n) => n.type === type);
+    if (!entry) continue;
+    if (fd === undefined) throw new Error(`no fd opened for the ${type} namespace ${entry.path}`);
+    steps.push(
+      step(
+        "setns",
+        { fd, nstype: NAMESPACES[type].flag },
+        `join the ${type} namespace ${JSON.stringify(entry.path)}`,
+      ),
+    );
+  }
+  if (newUser) {
+    steps.push(step("unshare", { flags: CLONE.NEWUSER }, "create the user namespace"));
+    steps.push(step("sync", { tag: TAG.USERNS }, "wait for the uid and gid maps"));
+    steps.push(step("setresgid", { gid: 0 }, "become gid 0 in the user namespace"));
+    steps.push(step("setresuid", { uid: 0 }, "become uid 0 in the user namespace"));
+  }
+  let rest = 0n;
+  for (const n of list) {
+    if (n.path || n.type === "user" || unshareLater(n.type)) continue;
+    rest |= NAMESPACES[n.type].flag;
+  }
+  if (rest !== 0n) steps.push(step("unshare", { flags: rest }, "create the new namespaces"));
+  if (newTime) steps.push(...timeSteps(spec));
+  const forks = has(spec, "pid");
+  if (forks) steps.push(step("fork", { flags: 0 }, "fork into the pid namespace"));
+  return {
+    cloneFlags: 0n,
+    steps,
+    idmap: newUser ? { uid, gid, when: "sync" } : null,
+    becomeRoot: false,
+    forks,
+  };
+}
+
+function timeSteps(spec: Spec): Step[] {
+  const steps: Step[] = [step("unshare", { flags: CLONE.NEWTIME }, "create the time namespace")];
+  const offsets = spec.linux?.timeOffsets ?? {};
+  const lines = Object.entries(offsets)
+    .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
+    .join("");
+  if (lines) {
+    steps.push(
+      step(
+        "write-file",
+        { path: "/proc/self/timens_offsets", data: lines, inRoot: 0 },
+        "write the time namespace offsets",
+      ),
+    );
+  }
+  return steps;
+}
+
+/** The rootfs, mounts, devices and pivot_root, for a container with a new mount namespace. */
+function rootfsSteps(o: CompileOptions, inUserns: boolean): Step[] {
+  const { spec } = o;
+  const steps: Step[] = [];
+  const hostRoot = MOUNT_HOW.SOURCE_NULL;
+  steps.push(
+    step(
+      "mount",
+      {
+        source: "",
+        target: "/",
+        fstype: "",
+        flags: rootfsPropagationFlags(spec.linux?.rootfsPropagation),
+        data: "",
+        how: hostRoot,
+      },
+      "set the propagation of the host root in the new mount namespace",
+    ),
+  );
+  steps.push(
+    step(
+      "mount",
+      { source: o.rootfs, target: o.rootfs, fstype: "", flags: MS.BIND | MS.REC, data: "", how: 0 },
+      `bind the rootfs ${JSON.stringify(o.rootfs)} onto itself`,
+    ),
+  );
+  steps.push(step("open-root", { path: o.rootfs }, `open the rootfs ${JSON.stringify(o.rootfs)}`));
+  steps.push(step("umask", { mask: 0 }, "clear the umask while creating devices"));
+  const mounts = spec.mounts ?? [];
+  for (const m of mounts) steps.push(...mountSteps(m, o.bundle, o.cgroups));
+  // runc creates devices only when /dev is not the host's own /dev bound in.
+  const devBound = mounts.some(
+    (m) => m.destination === "/dev" && (m.type === "bind" || m.options?.includes("rbind")),
+  );
+  if (!devBound) {
+    steps.push(...deviceSteps(containerDevices(spec.linux?.devices), inUserns));
+    steps.push(...devLinkSteps());
+  }
+  if (o.hooks) steps.push(step("sync", { tag: TAG.HOOKS }, "run the createRuntime hooks"));
+  if (o.noPivot) steps.push(step("move-root", {}, "move the rootfs to / (--no-pivot)"));
+  else steps.push(step("pivot-root", {}, "pivot_root into the rootfs"));
+  return steps;
+}
+
+function hardeningSteps(spec: Spec): Step[] {
+  const steps: Step[] = [];
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    const path = `/proc/sys/${key.replace(/\./g, "/")}`;
+    steps.push(step("write-file", { path, data: value, inRoot: 1 }, `set sysctl ${key}`));
+  }
+  for (const path of spec.linux?.readonlyPaths ?? []) {
+    steps.push(step("readonly-path", { path }, `make ${JSON.stringify(path)} read-only`));
+  }
+  for (const path of spec.linux?.maskedPaths ?? []) {
+    steps.push(step("mask-path", { path }, `mask ${JSON.stringify(path)}`));
+  }
+  if (spec.root?.readonly) {
+    steps.push(
+      step(
+        "mount",
+        {
+          source: "",
+          target: "",
+          fstype: "",
+          flags: MS.BIND | MS.REMOUNT | MS.RDONLY,
+          data: "",
+          how: MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.SOURCE_NULL,
+        },
+        "remount the rootfs read-only",
+      ),
+    );
+  }
+  return steps;
+}
+
+/** From the terminal to exec: the part init and exec share. */
+function processSteps(
+  process: Process,
+  o: {
+    consoleSocketFd: number | null;
+    preserveFds: number;
+    keep: number[];
+    capabilities: CapabilityPlan | null;
+    seccomp: SeccompPlan | null;
+    setgroupsAllowed: boolean;
+    execFifoFd: number | null;
+  },
+): Step[] {
+  const steps: Step[] = [];
+  steps.push(...rlimitSteps(process));
+  if (process.oomScoreAdj !== undefined) {
+    steps.push(
+      step(
+        "write-file",
+        { path: "/proc/self/oom_score_adj", data: String(process.oomScoreAdj), inRoot: 0 },
+        `set oom_score_adj ${process.oomScoreAdj}`,
+      ),
+    );
+  }
+  if (process.terminal && o.consoleSocketFd !== null) {
+    const size = process.consoleSize ?? { height: 0, width: 0 };
+    steps.push(
+      step(
+        "console",
+        { socket: o.consoleSocketFd, rows: size.height, cols: size.width },
+        "set up the console",
+      ),
+    );
+  }
+  // Close inherited fds before anything resolves a path (CVE-2024-21626).
+  steps.push(
+    step(
+      "close-fds",
+      { first: 3 + o.preserveFds, keep: o.keep },
+      "close the fds the container must not inherit",
+    ),
+  );
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the caps go.
+  const seccompStep = o.seccomp
+    ? step(
+        "seccomp",
+        {
+          flags: o.seccomp.flags,
+          filter: o.seccomp.filter,
+          tag: o.seccomp.listener ? TAG.SECCOMP_LISTENER : 0,
+        },
+        "load the seccomp filter",
+      )
+    : null;
+  if (seccompStep && !process.noNewPrivileges) steps.push(seccompStep);
+  steps.push(...identitySteps(process, o.capabilities, o.setgroupsAllowed));
+  steps.push(step("umask", { mask: umaskValue(process) }, "set the umask"));
+  const cwd = process.cwd || "/";
+  steps.push(step("chdir", { path: cwd }, `change directory to ${JSON.stringify(cwd)}`));
+  if (process.noNewPrivileges) {
+    steps.push(
+      step(
+        "prctl",
+        { option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 },
+        "set no_new_privs",
+      ),
+    );
+  }
+  const env = process.env ?? [];
+  const candidates = execCandidates(process.args ?? [], env);
+  const name = JSON.stringify(process.args?.[0] ?? "");
+  steps.push(step("find-exec", { candidates }, `find the executable ${name}`));
+  // With no_new_privs the filter goes last, so that it judges only the container's own calls.
+  if (seccompStep && process.noNewPrivileges) steps.push(seccompStep);
+  steps.push(step("report", { tag: TAG.READY }, "report that setup is done"));
+  if (o.execFifoFd !== null) {
+    steps.push(
+      step("wait-for-start", { fifo: o.execFifoFd }, "wait for start on the exec FIFO"),
+    );
+  }
+  steps.push(
+    step("exec", { candidates, argv: process.args ?? [], envp: env }, `exec ${name}`),
+  );
+  return steps;
+}
+
+/** The program of a container's init: `create`. */
+export function compileInit(o: CompileOptions): InitProgram {
+  const { spec } = o;
+  const process = spec.process;
+  if (!process) throw new Error("the spec has no process to run");
+  const ns = namespaceSteps(spec, o.joinFds);
+  const steps = [...ns.steps];
+  const inUserns = has(spec, "user");
+  const newMount = hasNew(spec, "mount");
+  if (newMount) steps.push(...rootfsSteps(o, inUserns));
+  else {
+    if (o.hooks) steps.push(step("sync", { tag: TAG.HOOKS }, "run the createRuntime hooks"));
+    steps.push(step("open-root", { path: o.rootfs }, "open the rootfs"));
+  }
+  if (spec.hostname !== undefined && hasNew(spec, "uts")) {
+    steps.push(step("sethostname", { name: spec.hostname }, `set the hostname ${spec.hostname}`));
+  }
+  if (spec.domainname !== undefined && hasNew(spec, "uts")) {
+    steps.push(
+      step("setdomainname", { name: spec.domainname }, `set the domainname ${spec.domainname}`),
+    );
+  }
+  if (newMount) steps.push(...hardeningSteps(spec));
+  const keep = o.execFifoFd !== null ? [o.execFifoFd] : [];
+  steps.push(
+    ...processSteps(process, {
+      consoleSocketFd: o.consoleSocketFd,
+      preserveFds: o.preserveFds,
+      keep,
+      capabilities: o.capabilities,
+      seccomp: o.seccomp,
+      setgroupsAllowed: setgroupsAllowed(spec),
+      execFifoFd: o.execFifoFd,
+    }),
+  );
+  const passFds = [
+    ...Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
+    ...Object.values(o.joinFds),
+    ...(o.execFifoFd !== null ? [o.execFifoFd] : []),
+    ...(o.consoleSocketFd !== null ? [o.consoleSocketFd] : []),
+  ];
+  return { ...ns, steps, passFds };
+}
+
+/**
+ * hood maps user namespaces as root, so setgroups(2) stays allowed inside them; a rootless
+ * runtime would have to write "deny" and skip the step.
+ */
+function setgroupsAllowed(_spec: Spec): boolean {
+  return true;
+}
+
+export interface ExecOptions {
+  /** The container's spec (for its user namespace and seccomp decisions). */
+  spec: Spec;
+  process: Process;
+  /** Fds of /proc/<init>/ns/* for every namespace the container has, by type. */
+  nsFds: Partial<Record<NamespaceType, number>>;
+  consoleSocketFd: number | null;
+  preserveFds: number;
+  capabilities: CapabilityPlan | null;
+  seccomp: SeccompPlan | null;
+}
+
+/** The program of a process joining a running container: `exec`. */
+export function compileExec(o: ExecOptions): InitProgram {
+  const steps: Step[] = [];
+  for (const type of JOIN_ORDER) {
+    const fd = o.nsFds[type];
+    if (fd === undefined) continue;
+    steps.push(step("setns", { fd, nstype: NAMESPACES[type].flag }, `join the ${type} namespace`));
+  }
+  const forks = o.nsFds.pid !== undefined;
+  if (forks) steps.push(step("fork", { flags: 0 }, "fork into the pid namespace"));
+  steps.push(step("open-root", { path: "/" }, "open the container's root"));
+  steps.push(
+    ...processSteps(o.process, {
+      consoleSocketFd: o.consoleSocketFd,
+      preserveFds: o.preserveFds,
+      keep: [],
+      capabilities: o.capabilities,
+      seccomp: o.seccomp,
+      setgroupsAllowed: setgroupsAllowed(o.spec),
+      execFifoFd: null,
+    }),
+  );
+  const passFds = [
+    ...Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
+    ...Object.values(o.nsFds),
+    ...(o.consoleSocketFd !== null ? [o.consoleSocketFd] : []),
+  ];
+  return { cloneFlags: 0n, steps, idmap: null, becomeRoot: false, forks, passFds };
+}

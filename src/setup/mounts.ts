@@ -1,0 +1,164 @@
+/**
+ * Spec mounts -> setup steps. Every target is resolved inside the rootfs by the executor
+ * (openat2 RESOLVE_IN_ROOT); nothing here joins a path onto the rootfs.
+ */
+import { isAbsolute, join } from "node:path";
+import type { Mount } from "../oci/runtime-spec.ts";
+import { MOUNT_HOW, type Step, step } from "./program.ts";
+import { MS, PROPAGATION_MASK, parseMountOptions } from "./mount-options.ts";
+
+/** A cgroup hierarchy of the host as a container sees it under /sys/fs/cgroup. */
+export interface CgroupHierarchy {
+  /** "cgroup2" or "cgroup". */
+  fstype: "cgroup" | "cgroup2";
+  /** The directory below the cgroup mount ("" for a pure v2 host, "memory", "cpu,cpuacct", "unified"). */
+  subdir: string;
+  /** Mount data: the v1 controllers ("memory", "cpu,cpuacct", "none,name=systemd"), or "" for v2. */
+  data: string;
+}
+
+function bindSource(source: string, bundle: string): string {
+  return isAbsolute(source) ? source : join(bundle, source);
+}
+
+function isBind(m: Mount): boolean {
+  return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+}
+
+/** Steps for one spec mount: the mount itself, a read-only/flags remount for binds, propagation. */
+export function mountSteps(
+  m: Mount,
+  bundle: string,
+  cgroups: readonly CgroupHierarchy[],
+): Step[] {
+  const opts = parseMountOptions(m.options);
+  const what = `mount ${JSON.stringify(m.source ?? m.type ?? "")} on ${JSON.stringify(m.destination)}`;
+  const steps: Step[] = [];
+  const inRoot = MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.CREATE_TARGET;
+  const flags = opts.flags & ~PROPAGATION_MASK;
+
+  if (isBind(m)) {
+    const source = bindSource(m.source ?? "", bundle);
+    const bindFlags = MS.BIND | (flags & MS.REC);
+    steps.push(
+      step(
+        "mount",
+        { source, target: m.destination, fstype: "", flags: bindFlags, data: "", how: inRoot },
+        what,
+      ),
+    );
+    // A bind ignores every flag but MS_BIND|MS_REC; the others need a remount of the new mount.
+    const rest = flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (rest !== 0) {
+      steps.push(
+        step(
+          "mount",
+          {
+            source: "",
+            target: m.destination,
+            fstype: "",
+            flags: rest | MS.BIND | MS.REMOUNT,
+            data: "",
+            how: MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.SOURCE_NULL,
+          },
+          `remount ${JSON.stringify(m.destination)} with its flags`,
+        ),
+      );
+    }
+  } else if (m.type === "cgroup") {
+    steps.push(...cgroupMountSteps(m, flags, cgroups));
+  } else {
+    steps.push(
+      step(
+        "mount",
+        {
+          source: m.source ?? m.type ?? "none",
+          target: m.destination,
+          fstype: m.type ?? "",
+          flags,
+          data: opts.data,
+          how: inRoot,
+        },
+        what,
+      ),
+    );
+  }
+  for (const prop of opts.propagation) {
+    steps.push(
+      step(
+        "mount",
+        {
+          source: "",
+          target: m.destination,
+          fstype: "",
+          flags: prop,
+          data: "",
+          how: MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.SOURCE_NULL,
+        },
+        `set propagation of ${JSON.stringify(m.destination)}`,
+      ),
+    );
+  }
+  return steps;
+}
+
+/**
+ * A `cgroup` mount: cgroup2 itself on a unified host; on a v1 or hybrid host a tmpfs with one
+ * mount per hierarchy below it, as runc does. In a new cgroup namespace the fresh mounts show
+ * the container's own cgroup as their root.
+ */
+function cgroupMountSteps(m: Mount, flags: number, cgroups: readonly CgroupHierarchy[]): Step[] {
+  const how = MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.CREATE_TARGET;
+  const dest = m.destination;
+  const only = cgroups.length === 1 && cgroups[0]?.subdir === "" ? cgroups[0] : undefined;
+  if (only) {
+    return [
+      step(
+        "mount",
+        { source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "", how },
+        `mount cgroup2 on ${JSON.stringify(dest)}`,
+      ),
+    ];
+  }
+  const steps: Step[] = [
+    step(
+      "mount",
+      {
+        source: "tmpfs",
+        target: dest,
+        fstype: "tmpfs",
+        flags: flags & ~MS.RDONLY,
+        data: "mode=755",
+        how,
+      },
+      `mount tmpfs for cgroups on ${JSON.stringify(dest)}`,
+    ),
+  ];
+  for (const h of cgroups) {
+    const target = `${dest}/${h.subdir}`;
+    steps.push(
+      step(
+        "mount",
+        { source: "cgroup", target, fstype: h.fstype, flags, data: h.data, how },
+        `mount ${h.fstype} ${JSON.stringify(h.data)} on ${JSON.stringify(target)}`,
+      ),
+    );
+  }
+  if (flags & MS.RDONLY) {
+    steps.push(
+      step(
+        "mount",
+        {
+          source: "",
+          target: dest,
+          fstype: "",
+          flags: (flags & ~MS.REC) | MS.REMOUNT,
+          data: "mode=755",
+          how: MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.SOURCE_NULL,
+        },
+        `remount ${JSON.stringify(dest)} read-only`,
+      ),
+    );
+  }
+  return steps;
+}
