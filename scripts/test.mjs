@@ -28,6 +28,11 @@ if (files.length === 0) {
   console.error(`no test files in ${chosen.join(", ")}`);
   process.exit(1);
 }
+// Kernel and interop tests run the bundled CLI: make sure it matches the sources.
+if (chosen.some((s) => s !== "unit")) {
+  const built = spawnSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
 const extra = process.argv.slice(2).filter((a) => a.startsWith("-"));
 const result = spawnSync(
   process.execPath,

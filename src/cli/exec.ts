@@ -7,7 +7,11 @@ import { oneId, parse, within } from "./args.ts";
 import { runtimeContext } from "./context.ts";
 
 /** runc's exec process: the container's process with the command line's overrides. */
-function buildProcess(base: Process | undefined, v: Record<string, unknown>, args: string[]): Process {
+function buildProcess(
+  base: Process | undefined,
+  v: Record<string, unknown>,
+  args: string[],
+): Process {
   if (typeof v.process === "string") {
     try {
       return JSON.parse(readFileSync(v.process, "utf8")) as Process;
@@ -25,7 +29,10 @@ function buildProcess(base: Process | undefined, v: Record<string, unknown>, arg
     const [uid, gid] = v.user.split(":");
     p.user = { ...p.user, uid: Number(uid), gid: gid === undefined ? 0 : Number(gid) };
     if (!Number.isInteger(p.user.uid) || !Number.isInteger(p.user.gid)) {
-      throw new HoodError(`exec: invalid --user ${JSON.stringify(v.user)}: want uid[:gid]`, "USAGE");
+      throw new HoodError(
+        `exec: invalid --user ${JSON.stringify(v.user)}: want uid[:gid]`,
+        "USAGE",
+      );
     }
   }
   const gids = (v["additional-gids"] as string[] | undefined) ?? [];

@@ -15,7 +15,9 @@ export function tabulate(rows: string[][]): string {
     });
   }
   return rows
-    .map((row) => row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i]!) : cell)).join(""))
+    .map((row) =>
+      row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i]!) : cell)).join(""),
+    )
     .map((line) => `${line}\n`)
     .join("");
 }

@@ -22,6 +22,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   spec: () => import("./spec.ts"),
   features: () => import("./features.ts"),
   demo: () => import("./demo.ts"),
+  caps: () => import("./caps.ts"),
 };
 
 const USAGE = `hood - a Linux container runtime (runc's command line)
@@ -41,6 +42,7 @@ commands:
   spec       write a default config.json
   features   show the runtime features
   demo       run a busybox container built from busybox-static
+  caps       decode, encode and show capabilities (of a pid or a container)
 
 global options:
   --root DIR          state directory (default /run/hood)
@@ -64,7 +66,9 @@ export async function main(argv: string[]): Promise<number> {
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("-")) break;
-    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [name, inline] = arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
     const value = () => inline ?? argv[++i] ?? "";
     switch (name) {
       case "--root":

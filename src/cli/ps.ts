@@ -1,5 +1,5 @@
 import { cgroupPids } from "../linux/cgroups.ts";
-import { CLOCK_TICKS, bootTime, processUid, readCmdline, readStat } from "../linux/proc.ts";
+import { bootTime, CLOCK_TICKS, processUid, readCmdline, readStat } from "../linux/proc.ts";
 import { mustRead } from "../runtime/state.ts";
 import { oneId, parse, within } from "./args.ts";
 import { globals } from "./context.ts";

@@ -5,7 +5,15 @@ import { oneId, parse, within } from "./args.ts";
 import { runtimeContext } from "./context.ts";
 
 /** Signals run passes on to the container's init, as runc does. */
-const FORWARDED = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
+const FORWARDED = [
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGTERM",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+] as const;
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(

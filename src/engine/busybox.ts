@@ -32,13 +32,18 @@ export function makeBusyboxBundle(dir: string, o: BusyboxBundleOptions = {}): Sp
   }
   copyFileSync(BUSYBOX, join(rootfs, "bin/busybox"));
   // busybox is the rootfs's content, so asking it for its applets is not running a host tool.
-  const applets = execFileSync(BUSYBOX, ["--list"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  const applets = execFileSync(BUSYBOX, ["--list"], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean);
   for (const name of applets) {
     if (name === "busybox" || name.includes("/")) continue;
     const link = join(rootfs, "bin", name);
     if (!existsSync(link)) symlinkSync("busybox", link);
   }
-  writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  writeFileSync(
+    join(rootfs, "etc/passwd"),
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+  );
   writeFileSync(join(rootfs, "etc/group"), "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n");
   const spec = defaultSpec({ args: o.args ?? ["sh"] }) as Spec;
   if (spec.process) spec.process.terminal = false;

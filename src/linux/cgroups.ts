@@ -17,7 +17,14 @@ export interface Hierarchy {
   root: string;
 }
 
-const NOT_CONTROLLERS = new Set(["rw", "ro", "xattr", "clone_children", "noprefix", "cpuset_v2_mode"]);
+const NOT_CONTROLLERS = new Set([
+  "rw",
+  "ro",
+  "xattr",
+  "clone_children",
+  "noprefix",
+  "cpuset_v2_mode",
+]);
 
 /** The cgroup mounts of a mountinfo text, one per hierarchy (the first mount of each wins). */
 export function parseCgroupMounts(mountinfo: string): Hierarchy[] {
@@ -94,7 +101,10 @@ export interface ContainerCgroup {
 }
 
 /** Creates the container's cgroup directory in every hierarchy. */
-export function createContainerCgroup(cgroupsPath: string | undefined, id: string): ContainerCgroup {
+export function createContainerCgroup(
+  cgroupsPath: string | undefined,
+  id: string,
+): ContainerCgroup {
   const path = resolveCgroupPath(cgroupsPath, id);
   const own = parseProcCgroup(readFileSync("/proc/self/cgroup", "utf8"));
   const dirs: string[] = [];

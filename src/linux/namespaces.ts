@@ -1,6 +1,14 @@
 /** Namespace kinds: the runtime-spec names, their clone flags and their /proc/PID/ns file names. */
 
-export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "user" | "cgroup" | "time";
+export type NamespaceType =
+  | "pid"
+  | "network"
+  | "mount"
+  | "ipc"
+  | "uts"
+  | "user"
+  | "cgroup"
+  | "time";
 
 export const CLONE = {
   NEWTIME: 0x80n,

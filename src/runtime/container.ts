@@ -19,7 +19,7 @@ import { readStat } from "../linux/proc.ts";
 import { addon } from "../native/addon.ts";
 import type { Spec } from "../oci/runtime-spec.ts";
 import { formatProblems, validateSpec } from "../oci/validate.ts";
-import { type InitProgram, TAG, compileInit } from "../setup/compile.ts";
+import { compileInit, type InitProgram, TAG } from "../setup/compile.ts";
 import type { CgroupHierarchy } from "../setup/mounts.ts";
 import { runHooks } from "./hooks.ts";
 import { Launch, writeIdMaps } from "./launch.ts";
@@ -27,10 +27,10 @@ import { capabilityPlan, seccompPlan } from "./plans.ts";
 import { sendSeccompListener } from "./seccomp-listener.ts";
 import {
   type ContainerRecord,
-  OCI_VERSION,
   currentStatus,
   fifoPath,
   mustRead,
+  OCI_VERSION,
   ociState,
   readRecord,
   readSpec,
@@ -94,7 +94,8 @@ function cgroupMountPlan(): CgroupHierarchy[] {
       : h.mountpoint === "/sys/fs/cgroup"
         ? ""
         : basename(h.mountpoint);
-    const namedOnly = h.controllers !== "" && h.controllers.split(",").every((c) => c.startsWith("name="));
+    const namedOnly =
+      h.controllers !== "" && h.controllers.split(",").every((c) => c.startsWith("name="));
     return {
       fstype: h.fstype,
       subdir: sub,
@@ -103,7 +104,11 @@ function cgroupMountPlan(): CgroupHierarchy[] {
   });
 }
 
-function hookState(r: Pick<ContainerRecord, "id" | "bundle" | "annotations">, status: string, pid: number) {
+function hookState(
+  r: Pick<ContainerRecord, "id" | "bundle" | "annotations">,
+  status: string,
+  pid: number,
+) {
   return {
     ociVersion: OCI_VERSION,
     id: r.id,
@@ -175,7 +180,10 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     let consoleFd: number | null = null;
     if (process.terminal) {
       if (!o.consoleSocket) {
-        throw new HoodError("cannot allocate tty if runc will detach without setting console socket", "EINVAL");
+        throw new HoodError(
+          "cannot allocate tty if runc will detach without setting console socket",
+          "EINVAL",
+        );
       }
       try {
         consoleFd = fds.add(a.unixConnect(o.consoleSocket));
@@ -254,7 +262,8 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     if (launch) {
       launch.kill();
       await a.pidfdWait(launch.processPidfd).catch(() => undefined);
-      if (launch.pidfd !== launch.processPidfd) await a.pidfdWait(launch.pidfd).catch(() => undefined);
+      if (launch.pidfd !== launch.processPidfd)
+        await a.pidfdWait(launch.pidfd).catch(() => undefined);
     }
     if (cgroup) await removeContainerCgroup(cgroup.dirs).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -283,8 +292,10 @@ export async function start(ctx: RuntimeContext, id: string): Promise<void> {
   const record = mustRead(ctx.root, id);
   await withLock(ctx.root, id, async () => {
     const status = currentStatus(ctx.root, record);
-    if (status === "stopped") throw new HoodError("cannot start a container that has stopped", "STOPPED");
-    if (status !== "created") throw new HoodError("cannot start an already running container", "RUNNING");
+    if (status === "stopped")
+      throw new HoodError("cannot start a container that has stopped", "STOPPED");
+    if (status !== "created")
+      throw new HoodError("cannot start an already running container", "RUNNING");
     await startCreated(ctx, record, readSpec(ctx.root, id), null);
   });
 }
@@ -353,14 +364,21 @@ export function parseSignal(text: string): number {
 }
 
 /** Sends a signal to the init (pidfd, after checking the start time) or, with all, to every process. */
-export async function kill(ctx: RuntimeContext, id: string, signal: number, all: boolean): Promise<void> {
+export async function kill(
+  ctx: RuntimeContext,
+  id: string,
+  signal: number,
+  all: boolean,
+): Promise<void> {
   const record = mustRead(ctx.root, id);
   const status = currentStatus(ctx.root, record);
   if (status === "stopped" && !all) throw new HoodError("container not running", "ESRCH");
   const { cgroupPids } = await import("../linux/cgroups.ts");
   const pids = all ? cgroupPids(record.cgroupPaths) : [record.pid];
-  if (all && pids.length === 0 && status === "stopped") throw new HoodError("container not running", "ESRCH");
-  for (const pid of pids) signalPid(pid, pid === record.pid ? BigInt(record.startTime) : null, signal);
+  if (all && pids.length === 0 && status === "stopped")
+    throw new HoodError("container not running", "ESRCH");
+  for (const pid of pids)
+    signalPid(pid, pid === record.pid ? BigInt(record.startTime) : null, signal);
 }
 
 /** pidfd first, then a start-time check, so that a reused pid is never signalled. */
@@ -419,7 +437,10 @@ export async function remove(ctx: RuntimeContext, id: string, force: boolean): P
     const status = currentStatus(ctx.root, record);
     if (status !== "stopped") {
       if (status !== "created" && !force) {
-        throw new HoodError(`cannot delete container ${id} that is not stopped: ${status}`, "RUNNING");
+        throw new HoodError(
+          `cannot delete container ${id} that is not stopped: ${status}`,
+          "RUNNING",
+        );
       }
       const { cgroupPids } = await import("../linux/cgroups.ts");
       signalPid(record.pid, BigInt(record.startTime), 9);

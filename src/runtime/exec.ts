@@ -7,12 +7,12 @@ import { closeSync, openSync } from "node:fs";
 import { HoodError, syscallError } from "../errors.ts";
 import { joinV1 } from "../linux/cgroups.ts";
 import { NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
-import { type ExitStatus, addon } from "../native/addon.ts";
+import { addon, type ExitStatus } from "../native/addon.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
-import { TAG, compileExec } from "../setup/compile.ts";
+import { compileExec, TAG } from "../setup/compile.ts";
+import type { RuntimeContext } from "./container.ts";
 import { Launch } from "./launch.ts";
 import { capabilityPlan, seccompPlan } from "./plans.ts";
-import type { RuntimeContext } from "./container.ts";
 import { type ContainerRecord, currentStatus, mustRead, readSpec } from "./state.ts";
 
 const O_PATH = 0o10000000;
@@ -69,7 +69,10 @@ export async function execProcess(
     let consoleFd: number | null = null;
     if (o.process.terminal) {
       if (!o.consoleSocket) {
-        throw new HoodError("cannot allocate tty if runc will detach without setting console socket", "EINVAL");
+        throw new HoodError(
+          "cannot allocate tty if runc will detach without setting console socket",
+          "EINVAL",
+        );
       }
       consoleFd = a.unixConnect(o.consoleSocket);
       fds.push(consoleFd);
@@ -126,7 +129,14 @@ export async function runStartContainerHooks(
     };
     // The state JSON goes to the hook's stdin through a socketpair (Node has no raw pipe()).
     const [writer, reader] = addon().socketpair(1);
-    const state = { ociVersion: record.ociVersion, id: record.id, status: "created", pid: record.pid, bundle: record.bundle, annotations: record.annotations ?? {} };
+    const state = {
+      ociVersion: record.ociVersion,
+      id: record.id,
+      status: "created",
+      pid: record.pid,
+      bundle: record.bundle,
+      annotations: record.annotations ?? {},
+    };
     let p: Execed;
     try {
       addon().sendMsg(writer, Buffer.from(JSON.stringify(state)), []);

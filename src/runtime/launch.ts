@@ -4,19 +4,19 @@
  * says which step failed on which path.
  */
 import { closeSync, writeFileSync } from "node:fs";
-import { HoodError, describeErrno, errnoName } from "../errors.ts";
+import { describeErrno, errnoName, HoodError } from "../errors.ts";
+import { addon, type ExitStatus, executorPath } from "../native/addon.ts";
 import type { LinuxIDMapping } from "../oci/runtime-spec.ts";
-import { type ExitStatus, addon, executorPath } from "../native/addon.ts";
 import type { InitProgram } from "../setup/compile.ts";
 import {
+  decodeMessage,
+  encodeProgram,
+  encodeReply,
   MESSAGE_SIZE,
   MSG,
   REPLY,
   START,
   type Step,
-  decodeMessage,
-  encodeProgram,
-  encodeReply,
 } from "../setup/program.ts";
 
 const SOCK_SEQPACKET = 5;
@@ -52,7 +52,11 @@ function mapText(maps: readonly LinuxIDMapping[]): string {
 }
 
 /** Writes uid_map then gid_map of pid; each must be one write. */
-export function writeIdMaps(pid: number, uid: readonly LinuxIDMapping[], gid: readonly LinuxIDMapping[]) {
+export function writeIdMaps(
+  pid: number,
+  uid: readonly LinuxIDMapping[],
+  gid: readonly LinuxIDMapping[],
+) {
   for (const [file, maps] of [
     ["uid_map", uid],
     ["gid_map", gid],
@@ -149,8 +153,7 @@ export class Launch {
   }
 
   private failure(step: number, errno: number): HoodError {
-    const what =
-      step < 0 ? "start the executor" : (this.steps[step]?.what ?? `setup step ${step}`);
+    const what = step < 0 ? "start the executor" : (this.steps[step]?.what ?? `setup step ${step}`);
     return new HoodError(`${what}: ${describeErrno(errno)}`, errnoName(errno));
   }
 

@@ -3,16 +3,18 @@
  * or of a process joining a running container (exec). Pure: no syscalls, so every decision
  * here is unit-tested by reading the steps.
  */
-import type { LinuxIDMapping, Process, Spec } from "../oci/runtime-spec.ts";
+
 import { CLONE, JOIN_ORDER, NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
-import { containerDevices, devLinkSteps, deviceSteps } from "./devices.ts";
+import type { LinuxIDMapping, Process, Spec } from "../oci/runtime-spec.ts";
+import { sysctlPath } from "../oci/sysctl.ts";
+import { containerDevices, deviceSteps, devLinkSteps } from "./devices.ts";
 import { MS, rootfsPropagationFlags } from "./mount-options.ts";
 import { type CgroupHierarchy, mountSteps } from "./mounts.ts";
 import {
   type CapabilityPlan,
-  PR,
   execCandidates,
   identitySteps,
+  PR,
   rlimitSteps,
   umaskValue,
 } from "./process.ts";
@@ -219,7 +221,9 @@ function rootfsSteps(o: CompileOptions, inUserns: boolean): Step[] {
 function hardeningSteps(spec: Spec): Step[] {
   const steps: Step[] = [];
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    const path = `/proc/sys/${key.replace(/\./g, "/")}`;
+    const rel = sysctlPath(key);
+    if (rel === undefined) throw new RangeError(`invalid sysctl name ${JSON.stringify(key)}`);
+    const path = `/proc/sys/${rel}`;
     steps.push(step("write-file", { path, data: value, inRoot: 1 }, `set sysctl ${key}`));
   }
   for (const path of spec.linux?.readonlyPaths ?? []) {
@@ -323,13 +327,9 @@ function processSteps(
   if (seccompStep && process.noNewPrivileges) steps.push(seccompStep);
   steps.push(step("report", { tag: TAG.READY }, "report that setup is done"));
   if (o.execFifoFd !== null) {
-    steps.push(
-      step("wait-for-start", { fifo: o.execFifoFd }, "wait for start on the exec FIFO"),
-    );
+    steps.push(step("wait-for-start", { fifo: o.execFifoFd }, "wait for start on the exec FIFO"));
   }
-  steps.push(
-    step("exec", { candidates, argv: process.args ?? [], envp: env }, `exec ${name}`),
-  );
+  steps.push(step("exec", { candidates, argv: process.args ?? [], envp: env }, `exec ${name}`));
   return steps;
 }
 

@@ -2,30 +2,14 @@
  * The container's /dev: runc's default devices plus `linux.devices`, the standard symlinks,
  * and /dev/ptmx pointing into the container's own devpts instance.
  */
+import { DEFAULT_DEV_SYMLINKS, DEFAULT_DEVICES } from "../oci/defaults.ts";
 import type { LinuxDevice } from "../oci/runtime-spec.ts";
-import { MOUNT_HOW, type Step, step } from "./program.ts";
 import { MS } from "./mount-options.ts";
+import { MOUNT_HOW, type Step, step } from "./program.ts";
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
-
-/** The devices every container gets, as runc gives them. */
-export const DEFAULT_DEVICES: readonly LinuxDevice[] = [
-  { path: "/dev/null", type: "c", major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
-  { path: "/dev/zero", type: "c", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
-  { path: "/dev/full", type: "c", major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
-  { path: "/dev/random", type: "c", major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
-  { path: "/dev/urandom", type: "c", major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
-  { path: "/dev/tty", type: "c", major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
-];
-
-export const DEV_SYMLINKS: readonly [target: string, path: string][] = [
-  ["/proc/self/fd", "/dev/fd"],
-  ["/proc/self/fd/0", "/dev/stdin"],
-  ["/proc/self/fd/1", "/dev/stdout"],
-  ["/proc/self/fd/2", "/dev/stderr"],
-];
 
 /** makedev as glibc encodes it. */
 export function makedev(major: number, minor: number): bigint {
@@ -95,11 +79,9 @@ export function deviceSteps(devices: readonly LinuxDevice[], bindFromHost: boole
   return steps;
 }
 
-/** /dev/fd, /dev/std*, /dev/ptmx -> pts/ptmx; /dev/core only where the host has /proc/kcore. */
+/** /dev/fd, /dev/std*, /dev/ptmx -> pts/ptmx. */
 export function devLinkSteps(): Step[] {
-  const steps = DEV_SYMLINKS.map(([target, path]) =>
+  return DEFAULT_DEV_SYMLINKS.map(({ target, path }) =>
     step("symlink-in-root", { target, path }, `symlink ${path} -> ${target}`),
   );
-  steps.push(step("symlink-in-root", { target: "pts/ptmx", path: "/dev/ptmx" }, "symlink /dev/ptmx"));
-  return steps;
 }

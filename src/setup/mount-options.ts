@@ -162,7 +162,8 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
 export function rootfsPropagationFlags(value: string | undefined): number {
   if (value === undefined || value === "") return MS.SLAVE | MS.REC;
   const flags = PROPAGATION_WORDS[value];
-  if (flags === undefined) throw new RangeError(`unknown rootfsPropagation ${JSON.stringify(value)}`);
+  if (flags === undefined)
+    throw new RangeError(`unknown rootfsPropagation ${JSON.stringify(value)}`);
   return flags;
 }
 

@@ -4,8 +4,8 @@
  */
 import { isAbsolute, join } from "node:path";
 import type { Mount } from "../oci/runtime-spec.ts";
-import { MOUNT_HOW, type Step, step } from "./program.ts";
 import { MS, PROPAGATION_MASK, parseMountOptions } from "./mount-options.ts";
+import { MOUNT_HOW, type Step, step } from "./program.ts";
 
 /** A cgroup hierarchy of the host as a container sees it under /sys/fs/cgroup. */
 export interface CgroupHierarchy {
@@ -26,11 +26,7 @@ function isBind(m: Mount): boolean {
 }
 
 /** Steps for one spec mount: the mount itself, a read-only/flags remount for binds, propagation. */
-export function mountSteps(
-  m: Mount,
-  bundle: string,
-  cgroups: readonly CgroupHierarchy[],
-): Step[] {
+export function mountSteps(m: Mount, bundle: string, cgroups: readonly CgroupHierarchy[]): Step[] {
   const opts = parseMountOptions(m.options);
   const what = `mount ${JSON.stringify(m.source ?? m.type ?? "")} on ${JSON.stringify(m.destination)}`;
   const steps: Step[] = [];

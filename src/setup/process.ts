@@ -3,6 +3,7 @@
  * working directory, and the executable's candidate paths.
  */
 import { posix } from "node:path";
+import { toUint64 } from "../oci/numbers.ts";
 import type { Process } from "../oci/runtime-spec.ts";
 import { type Step, step } from "./program.ts";
 
@@ -46,7 +47,7 @@ export function rlimitSteps(process: Process): Step[] {
     if (resource === undefined) throw new RangeError(`unknown rlimit ${r.type}`);
     return step(
       "setrlimit",
-      { resource, soft: BigInt(r.soft), hard: BigInt(r.hard) },
+      { resource, soft: toUint64(r.soft), hard: toUint64(r.hard) },
       `set ${r.type} to ${r.soft}/${r.hard}`,
     );
   });

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { CLONE } from "../../../src/linux/namespaces.ts";
 import { defaultSpec } from "../../../src/oci/defaults.ts";
 import type { Spec } from "../../../src/oci/runtime-spec.ts";
-import { type CompileOptions, TAG, compileExec, compileInit } from "../../../src/setup/compile.ts";
+import { type CompileOptions, compileExec, compileInit, TAG } from "../../../src/setup/compile.ts";
 import { MS } from "../../../src/setup/mount-options.ts";
 import { MOUNT_HOW, type Step } from "../../../src/setup/program.ts";
 
@@ -89,7 +89,11 @@ describe("compileInit", () => {
     const p = compileInit(
       options(
         (s) => {
-          s.linux!.namespaces = [{ type: "network", path: "/n" }, { type: "user" }, { type: "mount" }];
+          s.linux!.namespaces = [
+            { type: "network", path: "/n" },
+            { type: "user" },
+            { type: "mount" },
+          ];
           s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
           s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
         },
@@ -111,7 +115,9 @@ describe("compileInit", () => {
       }),
     );
     assert.equal(p.cloneFlags & CLONE.NEWTIME, 0n);
-    const w = p.steps.find((s) => s.op === "write-file" && s.args.path === "/proc/self/timens_offsets");
+    const w = p.steps.find(
+      (s) => s.op === "write-file" && s.args.path === "/proc/self/timens_offsets",
+    );
     assert.equal(w?.op === "write-file" && w.args.data, "monotonic 86400 0\n");
   });
 
@@ -197,9 +203,17 @@ describe("compileInit", () => {
   });
 
   it("applies capabilities in the order that survives setresuid", () => {
-    const p = compileInit(options(undefined, {
-      capabilities: { boundingDrop: [1, 2], ambient: [10], effective: 1n << 10n, permitted: 1n << 10n, inheritable: 1n << 10n },
-    }));
+    const p = compileInit(
+      options(undefined, {
+        capabilities: {
+          boundingDrop: [1, 2],
+          ambient: [10],
+          effective: 1n << 10n,
+          permitted: 1n << 10n,
+          inheritable: 1n << 10n,
+        },
+      }),
+    );
     const o = ops(p.steps);
     assert.ok(o.indexOf("prctl") < o.indexOf("setresuid"));
     assert.ok(o.indexOf("capset") > o.indexOf("setresuid"));
@@ -210,17 +224,36 @@ describe("compileInit", () => {
   it("loads seccomp last with no_new_privs and before the caps go without it", () => {
     const seccomp = { filter: new Uint8Array(8), flags: 0, listener: false };
     const caps = { boundingDrop: [], ambient: [], effective: 0n, permitted: 0n, inheritable: 0n };
-    const nnp = compileInit(options((s) => { s.process!.noNewPrivileges = true; }, { seccomp, capabilities: caps }));
+    const nnp = compileInit(
+      options(
+        (s) => {
+          s.process!.noNewPrivileges = true;
+        },
+        { seccomp, capabilities: caps },
+      ),
+    );
     let o = ops(nnp.steps);
     assert.ok(o.indexOf("seccomp") > o.indexOf("find-exec"));
-    const plain = compileInit(options((s) => { s.process!.noNewPrivileges = false; }, { seccomp, capabilities: caps }));
+    const plain = compileInit(
+      options(
+        (s) => {
+          s.process!.noNewPrivileges = false;
+        },
+        { seccomp, capabilities: caps },
+      ),
+    );
     o = ops(plain.steps);
     assert.ok(o.indexOf("seccomp") < o.indexOf("capset"));
   });
 
   it("passes the preserved fds, the join fds, the FIFO and the console socket", () => {
     const p = compileInit(
-      options((s) => { s.process!.terminal = true; }, { preserveFds: 2, consoleSocketFd: 30 }),
+      options(
+        (s) => {
+          s.process!.terminal = true;
+        },
+        { preserveFds: 2, consoleSocketFd: 30 },
+      ),
     );
     assert.deepEqual(p.passFds, [3, 4, 10, 30]);
     assert.ok(ops(p.steps).includes("console"));
