@@ -118,6 +118,8 @@ static napi_value init(napi_env env, napi_value exports) {
   hood_register_fdio(env, exports);
   hood_register_fsat(env, exports);
   hood_register_ptrace(env, exports);
+  hood_register_bpf(env, exports);
+  hood_register_crc64(env, exports);
   return exports;
 }
 

@@ -31,5 +31,7 @@ void hood_register_process(napi_env env, napi_value exports);
 void hood_register_fdio(napi_env env, napi_value exports);
 void hood_register_fsat(napi_env env, napi_value exports);
 void hood_register_ptrace(napi_env env, napi_value exports);
+void hood_register_bpf(napi_env env, napi_value exports);
+void hood_register_crc64(napi_env env, napi_value exports);
 
 #endif

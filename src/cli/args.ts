@@ -4,12 +4,35 @@ import { HoodError } from "../errors.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/**
+ * Parses a verb's options. As in runc (urfave/cli), options end at the first positional word
+ * or at `--`: in `exec ID sh -c x`, the `-c` belongs to sh.
+ */
 export function parse<O extends Options>(argv: string[], options: O, verb: string) {
+  const head = optionWords(argv, options);
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: head, options, allowPositionals: false, strict: true });
+    const rest = argv.slice(head.length);
+    return { values: parsed.values, positionals: rest[0] === "--" ? rest.slice(1) : rest };
   } catch (e) {
     throw new HoodError(`${verb}: ${(e as Error).message}`, "USAGE");
   }
+}
+
+/** The leading words of argv that are options or their values. */
+function optionWords(argv: string[], options: Options): string[] {
+  const takesValue = (word: string): boolean => {
+    if (word.startsWith("--")) return options[word.slice(2)]?.type === "string";
+    const short = word.slice(-1);
+    return Object.values(options).some((o) => o.short === short && o.type === "string");
+  };
+  let i = 0;
+  while (i < argv.length) {
+    const word = argv[i]!;
+    if (word === "--" || !word.startsWith("-") || word === "-") break;
+    i += !word.includes("=") && takesValue(word) ? 2 : 1;
+  }
+  return argv.slice(0, i);
 }
 
 /** The single container id a verb takes. */

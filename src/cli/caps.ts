@@ -8,10 +8,9 @@
  *
  * `--json` prints JSON instead (one object per line for `decode`).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+
 import { parseArgs } from "node:util";
-import { HoodError, syscallError } from "../errors.ts";
+import { HoodError } from "../errors.ts";
 import {
   type CapSets,
   capNumbers,
@@ -25,6 +24,8 @@ import {
   parseMask,
   readProcessCaps,
 } from "../linux/capabilities.ts";
+import { containerPid } from "./container-pid.ts";
+import { globals } from "./context.ts";
 import { err, out } from "./output.ts";
 
 const USAGE = `usage: hood caps decode MASK...
@@ -43,8 +44,6 @@ options:
   -h, --help     print this help
 `;
 
-export const DEFAULT_STATE_ROOT = "/run/hood";
-
 /** Finds the pid of a container's init process. */
 export type ContainerPidLookup = (id: string, root: string) => Promise<number>;
 
@@ -58,35 +57,9 @@ export interface CapsDeps {
  * Reads `<root>/<id>/state.json` (the OCI state plus hood's fields) and returns its `pid`.
  * The runtime's state store may replace this through `main`'s `deps`.
  */
+/** The init pid of a container in the state store (pid and start time checked). */
 export async function readStatePid(id: string, root: string): Promise<number> {
-  // A container id is a single path component: anything else could read another file.
-  if (!/^[\w+.-]+$/.test(id) || id === "." || id === "..") {
-    throw new HoodError(`container ${JSON.stringify(id)}: not a valid container id`, "EINVAL");
-  }
-  const path = join(root, id, "state.json");
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new HoodError(`container ${id}: does not exist (no ${path})`, "ENOENT", { cause: e });
-    }
-    throw syscallError(`container ${id}: read ${path}`, e);
-  }
-  let state: unknown;
-  try {
-    state = JSON.parse(text);
-  } catch (e) {
-    throw new HoodError(
-      `container ${id}: ${path} is not JSON: ${(e as Error).message}`,
-      "BAD_STATE",
-    );
-  }
-  const pid = (state as { pid?: unknown } | null)?.pid;
-  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0) {
-    throw new HoodError(`container ${id}: has no running init process (pid in ${path})`, "ESRCH");
-  }
-  return pid;
+  return containerPid(id, root);
 }
 
 const defaultDeps: CapsDeps = { lookupContainerPid: readStatePid, lastCap: () => lastCap() };
@@ -249,7 +222,7 @@ export async function main(argv: string[], deps: CapsDeps = defaultDeps): Promis
       case "container": {
         if (args.length !== 1) throw new UsageError("container takes one container id");
         const id = args[0]!;
-        const pid = await deps.lookupContainerPid(id, values.root ?? DEFAULT_STATE_ROOT);
+        const pid = await deps.lookupContainerPid(id, values.root ?? globals.root);
         const report = capsForPid(pid, deps.lastCap());
         if (values.json) {
           out(toJson({ container: id, ...report }));

@@ -19,10 +19,16 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   list: () => import("./list.ts"),
   ps: () => import("./ps.ts"),
   exec: () => import("./exec.ts"),
+  pause: () => import("./pause.ts"),
+  resume: () => import("./resume.ts"),
+  update: () => import("./update.ts"),
+  events: () => import("./events.ts"),
   spec: () => import("./spec.ts"),
   features: () => import("./features.ts"),
   demo: () => import("./demo.ts"),
   caps: () => import("./caps.ts"),
+  seccomp: () => import("./seccomp.ts"),
+  "tar-split": () => import("./tar-split.ts"),
 };
 
 const USAGE = `hood - a Linux container runtime (runc's command line)
@@ -39,10 +45,16 @@ commands:
   list       list containers
   ps         list the processes of a container
   exec       run a new process inside a container
+  pause      freeze every process of a container
+  resume     thaw a paused container
+  update     change the resources of a running container
+  events     stream a container's stats and OOM events
   spec       write a default config.json
   features   show the runtime features
   demo       run a busybox container built from busybox-static
   caps       decode, encode and show capabilities (of a pid or a container)
+  seccomp    compile, disassemble, simulate and dump seccomp filters
+  tar-split  disassemble and reassemble tar archives bit for bit (Go tar-split's CLI)
 
 global options:
   --root DIR          state directory (default /run/hood)

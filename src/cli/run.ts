@@ -1,8 +1,10 @@
 import { constants } from "node:os";
 import { addon } from "../native/addon.ts";
 import { create, destroy, startCreated } from "../runtime/container.ts";
+import { oomKilled } from "../runtime/resources.ts";
 import { oneId, parse, within } from "./args.ts";
 import { runtimeContext } from "./context.ts";
+import { log } from "./log.ts";
 
 /** Signals run passes on to the container's init, as runc does. */
 const FORWARDED = [
@@ -63,6 +65,9 @@ export async function main(argv: string[]): Promise<number> {
     for (const s of FORWARDED) process.on(s, forward);
     const status = await a.pidfdWait(launch.processPidfd);
     for (const s of FORWARDED) process.off(s, forward);
+    if (status.signal === constants.signals.SIGKILL && oomKilled(record.cgroupPaths)) {
+      log.error(`run ${id}: the container was killed by the OOM killer`);
+    }
     if (!values.keep) await destroy(ctx, record);
     return status.signal !== null ? 128 + status.signal : (status.code ?? 255);
   });

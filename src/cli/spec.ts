@@ -1,7 +1,8 @@
 /**
- * `hood spec [--bundle/-b DIR] [--rootless]`: writes runc's starter config.json into the
- * bundle, the same bytes `runc spec` writes (tab-indented, no trailing newline, mode 0666
- * before the umask). Never overwrites an existing config.json.
+ * `hood spec [--bundle/-b DIR] [--rootless] [--no-seccomp]`: writes runc's starter config.json
+ * into the bundle, plus hood's default seccomp profile; with --no-seccomp the same bytes
+ * `runc spec` writes (tab-indented, no trailing newline, mode 0666 before the umask). Never
+ * overwrites an existing config.json.
  */
 import { type Stats, statfsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,6 +45,7 @@ function parse(argv: string[]) {
       options: {
         bundle: { type: "string", short: "b" },
         rootless: { type: "boolean" },
+        "no-seccomp": { type: "boolean" },
       },
       allowPositionals: true,
       strict: true,
@@ -69,6 +71,14 @@ export async function main(argv: string[]): Promise<number> {
     rootless: values.rootless === true,
     cgroupNamespace: isCgroup2Unified(),
   });
+  if (values["no-seccomp"] !== true && spec.linux) {
+    // hood's own addition to runc's starter config: its default seccomp profile, specialised
+    // for the capabilities the config grants (as Docker does).
+    const { defaultSeccomp } = await import("../seccomp/default-profile.ts");
+    spec.linux.seccomp = defaultSeccomp({
+      capabilities: spec.process?.capabilities?.bounding ?? [],
+    }) as NonNullable<typeof spec.linux.seccomp>;
+  }
   try {
     // "wx" (O_EXCL) also refuses a dangling symlink that stat() reported as missing.
     writeFileSync(file, JSON.stringify(spec, null, "\t"), { mode: 0o666, flag: "wx" });

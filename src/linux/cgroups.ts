@@ -3,8 +3,15 @@
  * (unified), or both on a hybrid host. Creates and removes a container's cgroup directories
  * and lists the processes in them. Resource limits build on this (issue 8).
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join, posix } from "node:path";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, posix } from "node:path";
 import { syscallError } from "../errors.ts";
 
 export interface Hierarchy {
@@ -74,10 +81,11 @@ export function parseProcCgroup(text: string): Map<string, string> {
 /**
  * Turns `linux.cgroupsPath` into a path below each hierarchy's root: absolute paths are used as
  * they are; relative ones are below the runtime's own cgroup; the systemd form
- * "slice:prefix:name" becomes the plain path "/slice/prefix-name.scope". Absent: "/<id>".
+ * "slice:prefix:name" becomes the plain path "/slice/prefix-name.scope". Absent: "<id>",
+ * relative, as runc places a container without a cgroupsPath.
  */
 export function resolveCgroupPath(cgroupsPath: string | undefined, id: string): string {
-  if (!cgroupsPath) return `/${id}`;
+  if (!cgroupsPath) return id;
   const parts = cgroupsPath.split(":");
   if (parts.length === 3 && !cgroupsPath.startsWith("/")) {
     const [slice, prefix, name] = parts;
@@ -98,6 +106,70 @@ export interface ContainerCgroup {
   dirs: string[];
   /** The cgroup2 directory, when the host has cgroup2. */
   unified: string | null;
+  /** Where cgroup2 is mounted, when the host has it. */
+  unifiedMount: string | null;
+  /** v1: each controller's directory ("memory" -> /sys/fs/cgroup/memory/c1); named hierarchies are left out. */
+  v1: Record<string, string>;
+}
+
+/** Which controllers a v1 hierarchy's option string binds ("cpu,cpuacct" -> cpu, cpuacct). */
+function boundControllers(h: Hierarchy): string[] {
+  return h.fstype === "cgroup"
+    ? h.controllers.split(",").filter((c) => c !== "" && !c.startsWith("name="))
+    : [];
+}
+
+/** Builds the container's view from directories made by createContainerCgroup (or a record). */
+export function cgroupFromDirs(
+  dirs: readonly string[],
+  hierarchies: readonly Hierarchy[] = hostHierarchies(),
+): ContainerCgroup {
+  const cg: ContainerCgroup = { dirs: [...dirs], unified: null, unifiedMount: null, v1: {} };
+  for (const dir of dirs) {
+    // The longest mountpoint that contains dir is its hierarchy (a v2 mount may hold v1 ones).
+    let best: Hierarchy | undefined;
+    for (const h of hierarchies) {
+      if (dir !== h.mountpoint && !dir.startsWith(`${h.mountpoint}/`)) continue;
+      if (!best || h.mountpoint.length > best.mountpoint.length) best = h;
+    }
+    if (!best) continue;
+    if (best.fstype === "cgroup2") {
+      cg.unified = dir;
+      cg.unifiedMount = best.mountpoint;
+    } else {
+      for (const c of boundControllers(best)) cg.v1[c] = dir;
+    }
+  }
+  return cg;
+}
+
+/**
+ * A new v1 cpuset cgroup starts with empty cpus and mems, and no process may join it until
+ * both are set: copy them down from the nearest ancestor that has them, as runc does.
+ */
+function initCpuset(dir: string, mountpoint: string): void {
+  if (dir === mountpoint || !dir.startsWith(`${mountpoint}/`)) return;
+  const parent = dirname(dir);
+  initCpuset(parent, mountpoint);
+  for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+    const path = join(dir, file);
+    let mine: string;
+    try {
+      mine = readFileSync(path, "utf8").trim();
+    } catch (e) {
+      throw syscallError(`read ${JSON.stringify(path)}`, e);
+    }
+    if (mine !== "") continue;
+    const value = readFileSync(join(parent, file), "utf8").trim();
+    try {
+      writeFileSync(path, value);
+    } catch (e) {
+      throw syscallError(
+        `copy ${file} ${JSON.stringify(value)} from the parent to ${JSON.stringify(path)}`,
+        e,
+      );
+    }
+  }
 }
 
 /** Creates the container's cgroup directory in every hierarchy. */
@@ -107,20 +179,79 @@ export function createContainerCgroup(
 ): ContainerCgroup {
   const path = resolveCgroupPath(cgroupsPath, id);
   const own = parseProcCgroup(readFileSync("/proc/self/cgroup", "utf8"));
+  const hierarchies = hostHierarchies();
   const dirs: string[] = [];
-  let unified: string | null = null;
-  for (const h of hostHierarchies()) {
-    const key = h.fstype === "cgroup2" ? "" : h.controllers;
-    const dir = cgroupDir(h, path, own.get(key) ?? "/");
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw syscallError(`create the cgroup ${JSON.stringify(dir)}`, e);
+  try {
+    for (const h of hierarchies) {
+      const key = h.fstype === "cgroup2" ? "" : h.controllers;
+      // On cgroup2 the runtime's own cgroup holds processes, so it may not have children with
+      // controllers: a relative path hangs below its parent instead (as in runc).
+      const base = own.get(key) ?? "/";
+      const dir = cgroupDir(h, path, h.fstype === "cgroup2" ? posix.dirname(base) : base);
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (e) {
+        throw syscallError(`create the cgroup ${JSON.stringify(dir)}`, e);
+      }
+      dirs.push(dir);
+      if (boundControllers(h).includes("cpuset")) initCpuset(dir, h.mountpoint);
     }
-    dirs.push(dir);
-    if (h.fstype === "cgroup2") unified = dir;
+  } catch (e) {
+    for (const dir of dirs) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // best effort: the error that matters is e
+      }
+    }
+    throw e;
   }
-  return { dirs, unified };
+  return cgroupFromDirs(dirs, hierarchies);
+}
+
+/** The controllers a cgroup2 directory may use (cgroup.controllers), or [] when unreadable. */
+export function v2Controllers(dir: string): string[] {
+  try {
+    return readFileSync(join(dir, "cgroup.controllers"), "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Makes controllers usable in a cgroup2 directory: each ancestor below the mount must have them
+ * in its cgroup.subtree_control (as runc's CreateCgroupPath does on a unified host).
+ */
+export function enableV2Controllers(
+  dir: string,
+  mount: string,
+  controllers: readonly string[],
+): void {
+  if (controllers.length === 0 || dir === mount) return;
+  const chain: string[] = [];
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    chain.unshift(d);
+    if (d === mount || d === "/" || !d.startsWith(mount)) break;
+  }
+  for (const d of chain) {
+    const enabled = new Set(
+      readFileSync(join(d, "cgroup.subtree_control"), "utf8").trim().split(/\s+/).filter(Boolean),
+    );
+    const missing = controllers.filter((c) => !enabled.has(c));
+    if (missing.length === 0) continue;
+    const path = join(d, "cgroup.subtree_control");
+    try {
+      writeFileSync(path, missing.map((c) => `+${c}`).join(" "));
+    } catch (e) {
+      throw syscallError(
+        `enable the ${missing.join(", ")} controller in ${JSON.stringify(path)}`,
+        e,
+      );
+    }
+  }
 }
 
 /** Moves pid into every v1 directory (v2 is joined at clone time with CLONE_INTO_CGROUP). */
@@ -150,22 +281,65 @@ export function cgroupPids(dirs: readonly string[]): number[] {
   return [];
 }
 
-/** Removes the container's cgroup directories; ENOENT is fine, EBUSY is retried briefly. */
+/**
+ * Removes the container's cgroup directories, children first (a container may make its own
+ * sub-cgroups); ENOENT is fine, EBUSY is retried briefly while the last processes exit.
+ */
 export async function removeContainerCgroup(dirs: readonly string[]): Promise<void> {
-  for (const dir of dirs) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        break;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") break;
-        if (code === "EBUSY" && attempt < 50) {
-          await new Promise((r) => setTimeout(r, 10));
-          continue;
-        }
-        throw syscallError(`remove the cgroup ${JSON.stringify(dir)}`, e);
+  for (const dir of dirs) await removeTree(dir);
+}
+
+async function removeTree(dir: string): Promise<void> {
+  let children: string[] = [];
+  try {
+    children = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => join(dir, d.name));
+  } catch {
+    // gone or unreadable: rmdir below says which
+  }
+  for (const child of children) await removeTree(child);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code === "EBUSY" && attempt < 50) {
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
       }
+      throw syscallError(`remove the cgroup ${JSON.stringify(dir)}`, e);
     }
   }
+}
+
+/** True when the directory exists and holds the named file (a controller's interface file). */
+export function hasFile(dir: string, file: string): boolean {
+  return existsSync(join(dir, file));
+}
+
+/** One value to write into one cgroup file, and the spec field it comes from. */
+export interface CgroupWrite {
+  /** v1: the controller whose directory holds the file; v2: the file's controller ("" for core files). */
+  controller: string;
+  file: string;
+  value: string;
+  /** The spec field applied, for messages: "linux.resources.memory.limit". */
+  field: string;
+  /**
+   * EINVAL is not final: try again after this controller's later writes (a smaller CFS period
+   * or a larger burst can be refused until the quota has changed).
+   */
+  retryLater?: boolean;
+  /** The kernel clamps without an error: read the value back and fail when it differs. */
+  readBack?: boolean;
+  /** ENOENT means this kernel lacks the knob: skip the write. */
+  optional?: boolean;
+}
+
+/** A number as the kernel wants it: integers beyond 2^53 keep their digits. */
+export function decimal(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : BigInt(Math.trunc(n)).toString();
 }

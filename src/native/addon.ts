@@ -36,16 +36,35 @@ export interface Message {
 }
 
 export interface NativeAddon {
-  /** clone3 the executor child as described in docs/ARCHITECTURE.md; returns its pid and pidfd. */
+  /**
+   * clone3 the executor child as described in docs/ARCHITECTURE.md; returns its pid and pidfd.
+   * Before it waits for the start byte the child closes every fd but 0-2, `syncFd`,
+   * `executorFd` and `passFds`, so closing the parent's end (or node dying) reads as
+   * end-of-file and the child exits 127. A failure before the executor runs arrives as
+   * ERROR(step -1, errno) on the sync socket, with exit status 127.
+   */
   spawn(options: SpawnOptions): { pid: number; pidfd: number };
   /** socketpair(AF_UNIX, type | SOCK_CLOEXEC); type 1 = SOCK_STREAM, 5 = SOCK_SEQPACKET. */
   socketpair(type: number): [number, number];
   /** sendmsg with optional SCM_RIGHTS fds and MSG_NOSIGNAL; returns bytes sent. */
   sendMsg(fd: number, data: Uint8Array, fds: number[]): number;
-  /** recvmsg with MSG_DONTWAIT | MSG_CMSG_CLOEXEC; null when it would block; data.length 0 at EOF. */
+  /**
+   * recvmsg with MSG_DONTWAIT | MSG_CMSG_CLOEXEC; null when it would block; data.length 0 at EOF.
+   * Throws EMSGSIZE (closing any fds that came) when the message or its fds were cut short.
+   * When the peer exited with a message of ours unread, one call throws ECONNRESET and
+   * later calls still return the messages queued before it.
+   */
   recvMsg(fd: number, maxBytes: number, maxFds: number): Message | null;
-  /** Resolves when fd is readable (or hung up), through a uv_poll handle. */
+  /**
+   * Resolves when fd is readable, hung up or in error (the next read tells which), through a
+   * uv_poll handle that is closed once it fires. One wait per fd at a time (libuv's rule).
+   */
   waitReadable(fd: number): Promise<void>;
+  /**
+   * Resolves with the index of the first fd that becomes readable (or hung up). Every poll of
+   * the group is closed when it settles, so any of the fds may be closed right after.
+   */
+  waitAnyReadable(fds: number[]): Promise<number>;
   /** pidfd_open(pid, 0). */
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(pidfd, signal, NULL, 0). */
@@ -58,7 +77,7 @@ export interface NativeAddon {
   memfdFromFile(path: string, name: string): number;
   /** flock(fd, operation); operation uses LOCK_SH=1, LOCK_EX=2, LOCK_NB=4, LOCK_UN=8. */
   flock(fd: number, operation: number): void;
-  /** openat2(dirfd, path, {flags, mode, resolve}); dirfd -100 is AT_FDCWD. */
+  /** openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve}); dirfd -100 is AT_FDCWD. */
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   /** A blocking connect to a unix stream socket path; returns the fd (close-on-exec). */
   unixConnect(path: string): number;

@@ -3,7 +3,15 @@
  * the state it needs, does its work under the container's lock, and on failure leaves nothing
  * behind: no process, no cgroup, no state directory.
  */
-import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { constants as osConstants } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { HoodError, syscallError } from "../errors.ts";
@@ -24,6 +32,7 @@ import type { CgroupHierarchy } from "../setup/mounts.ts";
 import { runHooks } from "./hooks.ts";
 import { Launch, writeIdMaps } from "./launch.ts";
 import { capabilityPlan, seccompPlan } from "./plans.ts";
+import { applyResources, thaw } from "./resources.ts";
 import { sendSeccompListener } from "./seccomp-listener.ts";
 import {
   type ContainerRecord,
@@ -86,9 +95,15 @@ export function loadBundle(bundle: string, warn: (m: string) => void): Spec {
   return spec;
 }
 
-/** The container's view of the host's cgroup hierarchies, for a `cgroup` mount. */
-function cgroupMountPlan(): CgroupHierarchy[] {
-  return hostHierarchies().map((h) => {
+/**
+ * The container's view of the host's cgroup hierarchies, for a `cgroup` mount: on a pure v2
+ * host with a new cgroup namespace a fresh cgroup2 mount; otherwise the container's own
+ * directory of each hierarchy bound in, as runc does.
+ */
+function cgroupMountPlan(cgroup: ContainerCgroup, spec: Spec): CgroupHierarchy[] {
+  const hierarchies = hostHierarchies();
+  const newCgroupns = (spec.linux?.namespaces ?? []).some((n) => n.type === "cgroup" && !n.path);
+  return hierarchies.map((h, i) => {
     const sub = h.mountpoint.startsWith("/sys/fs/cgroup/")
       ? h.mountpoint.slice("/sys/fs/cgroup/".length)
       : h.mountpoint === "/sys/fs/cgroup"
@@ -96,10 +111,12 @@ function cgroupMountPlan(): CgroupHierarchy[] {
         : basename(h.mountpoint);
     const namedOnly =
       h.controllers !== "" && h.controllers.split(",").every((c) => c.startsWith("name="));
+    const fresh = hierarchies.length === 1 && h.fstype === "cgroup2" && newCgroupns;
     return {
       fstype: h.fstype,
       subdir: sub,
       data: namedOnly ? `none,${h.controllers}` : h.controllers,
+      hostDir: fresh ? undefined : cgroup.dirs[i],
     };
   });
 }
@@ -167,6 +184,8 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     writeSpec(ctx.root, o.id, spec);
     const fifo = fifoPath(ctx.root, o.id);
     a.mkfifo(fifo, 0o622);
+    // mkfifo applies hood's umask; the init may be any uid by the time it opens the FIFO.
+    chmodSync(fifo, 0o622);
     const fifoFd = fds.add(a.openat2(-100, fifo, O_PATH | O_CLOEXEC, 0, 0));
     const joinFds: Partial<Record<NamespaceType, number>> = {};
     for (const ns of spec.linux?.namespaces ?? []) {
@@ -192,6 +211,7 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
       }
     }
     cgroup = createContainerCgroup(spec.linux?.cgroupsPath, o.id);
+    applyResources(cgroup, spec, { warn: ctx.warn });
     const cgroupFd = cgroup.unified ? fds.add(openSync(cgroup.unified, O_PATH | O_CLOEXEC)) : -1;
     const hasHooks = ["prestart", "createRuntime", "createContainer"].some(
       (k) => (spec.hooks?.[k as "prestart"] ?? []).length > 0,
@@ -208,7 +228,7 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
       hooks: hasHooks,
       capabilities: caps,
       seccomp,
-      cgroups: cgroupMountPlan(),
+      cgroups: cgroupMountPlan(cgroup, spec),
     });
     const base = { id: o.id, bundle, annotations: spec.annotations };
     const dirs = cgroup.dirs;
@@ -311,7 +331,13 @@ export async function startCreated(
     const { runStartContainerHooks } = await import("./exec.ts");
     await runStartContainerHooks(ctx, record, spec);
   }
-  await openExecFifo(ctx.root, record);
+  try {
+    await openExecFifo(ctx.root, record);
+  } catch (e) {
+    // The init may have failed after it reported READY: its error is on the sync socket.
+    if (launch) await launch.run(null);
+    throw e;
+  }
   // run still holds the sync socket: its end of file says the user's process was exec'd.
   if (launch) await launch.run(null);
   await runHooks(spec, "poststart", hookState(record, "running", record.pid));
@@ -329,9 +355,8 @@ async function openExecFifo(root: string, record: ContainerRecord): Promise<void
   let pidfd = -1;
   try {
     pidfd = a.pidfdOpen(record.pid);
-    const exited = a.waitReadable(pidfd).then(() => "exited" as const);
-    const readable = a.waitReadable(fd).then(() => "readable" as const);
-    const first = await Promise.race([exited, readable]);
+    // One wait on both: a poll left pending on a closed fd would confuse the next one.
+    const first = (await a.waitAnyReadable([fd, pidfd])) === 0 ? "readable" : "exited";
     const buf = Buffer.alloc(1);
     let n = 0;
     try {
@@ -445,6 +470,8 @@ export async function remove(ctx: RuntimeContext, id: string, force: boolean): P
       const { cgroupPids } = await import("../linux/cgroups.ts");
       signalPid(record.pid, BigInt(record.startTime), 9);
       for (const pid of cgroupPids(record.cgroupPaths)) signalPid(pid, null, 9);
+      // A frozen process dies of SIGKILL only once thawed (v1 freezer).
+      if (status === "paused") await thaw(record.cgroupPaths).catch(() => undefined);
       await waitGone(record.pid, BigInt(record.startTime));
     }
     await destroy(ctx, record);

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { HoodError, syscallError } from "../errors.ts";
-import { joinV1 } from "../linux/cgroups.ts";
+import { cgroupFromDirs, joinV1 } from "../linux/cgroups.ts";
 import { NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
 import { addon, type ExitStatus } from "../native/addon.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
@@ -77,7 +77,7 @@ export async function execProcess(
       consoleFd = a.unixConnect(o.consoleSocket);
       fds.push(consoleFd);
     }
-    const unified = record.cgroupPaths.find((d) => d.includes("/unified")) ?? null;
+    const unified = cgroupFromDirs(record.cgroupPaths).unified;
     const cgroupFd = unified ? openSync(unified, O_PATH | O_CLOEXEC) : -1;
     if (cgroupFd >= 0) fds.push(cgroupFd);
     const program = compileExec({

@@ -15,6 +15,11 @@ export interface CgroupHierarchy {
   subdir: string;
   /** Mount data: the v1 controllers ("memory", "cpu,cpuacct", "none,name=systemd"), or "" for v2. */
   data: string;
+  /**
+   * The container's own cgroup directory in this hierarchy on the host. When set, it is bound
+   * in (runc's way for v1, and the only way inside a user namespace) instead of a fresh mount.
+   */
+  hostDir?: string;
 }
 
 function bindSource(source: string, bundle: string): string {
@@ -132,6 +137,33 @@ function cgroupMountSteps(m: Mount, flags: number, cgroups: readonly CgroupHiera
   ];
   for (const h of cgroups) {
     const target = `${dest}/${h.subdir}`;
+    if (h.hostDir) {
+      steps.push(
+        step(
+          "mount",
+          { source: h.hostDir, target, fstype: "", flags: MS.BIND | MS.REC, data: "", how },
+          `bind the cgroup ${JSON.stringify(h.hostDir)} on ${JSON.stringify(target)}`,
+        ),
+      );
+      const rest = flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+      if (rest !== 0) {
+        steps.push(
+          step(
+            "mount",
+            {
+              source: "",
+              target,
+              fstype: "",
+              flags: rest | MS.BIND | MS.REMOUNT,
+              data: "",
+              how: MOUNT_HOW.TARGET_IN_ROOT | MOUNT_HOW.SOURCE_NULL,
+            },
+            `remount ${JSON.stringify(target)} with its flags`,
+          ),
+        );
+      }
+      continue;
+    }
     steps.push(
       step(
         "mount",

@@ -1,6 +1,6 @@
 /** Helpers for tests that run the hood CLI (the bundled dist/hood.mjs) against the real kernel. */
 import { type SpawnSyncOptions, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,11 @@ export class Sandbox {
   readonly root = join(this.dir, "state");
   private n = 0;
 
+  constructor() {
+    // A user-namespaced container's root (say host uid 100000) must reach its rootfs.
+    chmodSync(this.dir, 0o755);
+  }
+
   /** A fresh busybox bundle; returns its directory. */
   bundle(o: BusyboxBundleOptions = {}): string {
     const dir = join(this.dir, `bundle-${this.n++}`);
@@ -37,14 +42,12 @@ export class Sandbox {
     return `${prefix}-${process.pid}-${this.n++}`;
   }
 
-  /** Runs `hood --root <root> ...args` and waits for it. */
+  /**
+   * Runs `hood --root <root> ...args` and waits for it. Output goes to files, not pipes: a
+   * detached container inherits hood's stdio and would hold a pipe open long after hood exits.
+   */
   hood(args: string[], o: SpawnSyncOptions = {}): Result {
-    const r = spawnSync(process.execPath, [HOOD, "--root", this.root, ...args], {
-      encoding: "utf8",
-      timeout: 30_000,
-      ...o,
-    });
-    return { status: r.status, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+    return captured(this.dir, process.execPath, [HOOD, "--root", this.root, ...args], o);
   }
 
   /** Runs a bundle to completion with `hood run` and returns its output. */
@@ -63,6 +66,31 @@ export class Sandbox {
   }
 }
 
+let captures = 0;
+
+/** spawnSync with stdout and stderr in files (see Sandbox.hood); extra stdio from o.stdio[3..]. */
+function captured(dir: string, file: string, args: string[], o: SpawnSyncOptions): Result {
+  const base = join(dir, `out-${process.pid}-${captures++}`);
+  const out = openSync(`${base}.1`, "w+");
+  const err = openSync(`${base}.2`, "w+");
+  try {
+    const extra = Array.isArray(o.stdio) ? o.stdio.slice(3) : [];
+    const stdin = Array.isArray(o.stdio) ? o.stdio[0] : "ignore";
+    const r = spawnSync(file, args, { timeout: 30_000, ...o, stdio: [stdin, out, err, ...extra] });
+    if (r.error) throw r.error;
+    return {
+      status: r.status,
+      stdout: readFileSync(`${base}.1`, "utf8"),
+      stderr: readFileSync(`${base}.2`, "utf8"),
+    };
+  } finally {
+    closeSync(out);
+    closeSync(err);
+    rmSync(`${base}.1`, { force: true });
+    rmSync(`${base}.2`, { force: true });
+  }
+}
+
 /** Runs a reference tool (runc, crun) the same way, with its own state root. */
 export function reference(
   tool: string,
@@ -70,8 +98,7 @@ export function reference(
   args: string[],
   o: SpawnSyncOptions = {},
 ): Result {
-  const r = spawnSync(tool, ["--root", root, ...args], { encoding: "utf8", timeout: 30_000, ...o });
-  return { status: r.status, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  return captured(tmpdir(), tool, ["--root", root, ...args], o);
 }
 
 /** Starts `hood` in the background (for run without --detach, exec, etc.). */

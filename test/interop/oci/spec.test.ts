@@ -54,10 +54,22 @@ describe("hood spec matches runc spec", { skip: noRunc }, () => {
     test(`byte for byte, in process: spec ${flags.join(" ")}`, async () => {
       const [a, b] = [dir(), dir()];
       run(["runc", "spec", "-b", a, ...flags]);
-      assert.equal(await main(["-b", b, ...flags]), 0);
+      assert.equal(await main(["-b", b, "--no-seccomp", ...flags]), 0);
       assertSameFile(a, b);
     });
   }
+
+  test("by default it is runc's config plus hood's default seccomp profile", async () => {
+    const [a, b] = [dir(), dir()];
+    run(["runc", "spec", "-b", a]);
+    assert.equal(await main(["-b", b]), 0);
+    const ours = JSON.parse(readFileSync(join(b, "config.json"), "utf8"));
+    const theirs = JSON.parse(readFileSync(join(a, "config.json"), "utf8"));
+    assert.equal(ours.linux.seccomp.defaultAction, "SCMP_ACT_ERRNO");
+    assert.ok(ours.linux.seccomp.syscalls.length > 10);
+    delete ours.linux.seccomp;
+    assert.deepEqual(ours, theirs);
+  });
 
   test("both refuse to overwrite, with the same message", async () => {
     const d = dir();
@@ -72,7 +84,7 @@ describe("hood spec matches runc spec", { skip: noRunc }, () => {
   test("--rootless as an unprivileged user maps that user", { skip: notRoot }, () => {
     const [a, b] = [dir(NOBODY), dir(NOBODY)];
     run(["runc", "spec", "--rootless", "-b", a], NOBODY);
-    run(hoodCommand(["--rootless", "-b", b]), NOBODY);
+    run(hoodCommand(["--rootless", "--no-seccomp", "-b", b]), NOBODY);
     assertSameFile(a, b);
     assert.match(readFileSync(join(b, "config.json"), "utf8"), /"hostID": 65534/);
   });
@@ -83,7 +95,7 @@ describe("hood spec matches runc spec", { skip: noRunc }, () => {
     const script = [
       "mount -t cgroup2 none /sys/fs/cgroup",
       `runc spec -b ${quote(a)}`,
-      hoodCommand(["-b", b]).map(quote).join(" "),
+      hoodCommand(["--no-seccomp", "-b", b]).map(quote).join(" "),
     ].join(" && ");
     run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script]);
     assertSameFile(a, b);

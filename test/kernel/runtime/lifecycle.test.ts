@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { needsRoot, Sandbox } from "../../helpers/hood.ts";
+import { hoodAsync, needsRoot, Sandbox } from "../../helpers/hood.ts";
 
 function waitFor(check: () => boolean, ms = 5000): void {
   const end = Date.now() + ms;
@@ -172,8 +172,39 @@ describe("run: exit codes and signals", { skip: needsRoot }, () => {
     assert.equal(box.run(["true"]).status, 0);
   });
 
-  it("exits 128+N when the container is killed by signal N", () => {
-    assert.equal(box.run(["sh", "-c", "kill -9 $$"]).status, 137);
+  it("exits 128+N when the container is killed by signal N", async () => {
+    const bundle = box.bundle({ args: ["sleep", "30"] });
+    const id = box.id();
+    const run = hoodAsync(box.root, ["run", "--bundle", bundle, id]);
+    const exited = new Promise<number | null>((resolve) => run.on("exit", (code) => resolve(code)));
+    for (
+      let i = 0;
+      i < 100 && box.hood(["state", id]).stdout.includes('"running"') === false;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(box.hood(["kill", id, "KILL"]).status, 0);
+    assert.equal(await exited, 137);
+  });
+
+  it("forwards signals to the container's init", async () => {
+    const bundle = box.bundle({
+      args: ["sh", "-c", "trap 'exit 9' TERM; while true; do sleep 0.1; done"],
+    });
+    const id = box.id();
+    const run = hoodAsync(box.root, ["run", "--bundle", bundle, id]);
+    const exited = new Promise<number | null>((resolve) => run.on("exit", (code) => resolve(code)));
+    for (
+      let i = 0;
+      i < 100 && box.hood(["state", id]).stdout.includes('"running"') === false;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    run.kill("SIGTERM");
+    assert.equal(await exited, 9);
   });
 
   it("passes stdout and stderr through and removes the container afterwards", () => {

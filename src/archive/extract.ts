@@ -1,0 +1,629 @@
+/**
+ * Safe extraction of a tar (or an OCI layer) into a directory. Every path is resolved relative
+ * to the target's directory fd: parents are opened with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS) and the last component is made with a *at call on that parent fd, so
+ * `..`, absolute names, symlinks and hardlinks never reach outside the target, not even through
+ * a symlink planted earlier in the same archive. Decompression, both digests and the tar-split
+ * metadata are produced in the same single pass. File data and each file's final owner, mode
+ * and times go through a write queue (write-queue.ts) whose thread writes them while this one
+ * parses and creates the next entries; every create, link, removal and lookup stays here, in
+ * archive order.
+ */
+import { closeSync, fchmodSync, fchownSync, openSync } from "node:fs";
+import { HoodError, syscallError } from "../errors.ts";
+import { type DecompressOptions, type LayerDigests, openLayer } from "./compression.ts";
+import { AT, fsat, O, openInRoot, S, SINGLE, statAt } from "./fsat.ts";
+import type { TarHeader } from "./tar-header.ts";
+import { joinComponents, memberComponents, showPath } from "./tar-path.ts";
+import { type TarEntry, TarReader, type TarReaderOptions } from "./tar-reader.ts";
+import { recordEnd } from "./tar-split/disassemble.ts";
+import { SplitRecorder } from "./tar-split/recorder.ts";
+import { overlayOpaqueXattr, whiteoutOf } from "./whiteout.ts";
+import { FINISH, WriteQueue } from "./write-queue.ts";
+
+export interface ExtractOptions extends TarReaderOptions, DecompressOptions {
+  /**
+   * What to do with OCI whiteouts: "apply" deletes what they hide (extracting onto a merged
+   * directory), "overlay" turns them into overlayfs whiteouts (an overlay lower layer),
+   * "keep" writes them as ordinary files (a plain tar).
+   */
+  whiteouts?: "apply" | "overlay" | "keep";
+  /** overlay mode: use user.overlay.* xattrs (rootless overlay) instead of trusted.overlay.*. */
+  rootless?: boolean;
+  /** Apply uid/gid from the archive (default: when running as root). */
+  sameOwner?: boolean;
+  /** Receives tar-split metadata (JSON lines, UTF-8, uncompressed) in the same pass. */
+  split?: (metadata: Buffer) => Promise<void>;
+  /** Called with each warning (skipped devices, refused names, xattrs the kernel refused). */
+  onWarning?: (message: string) => void;
+}
+
+export interface ExtractResult {
+  entries: number;
+  warnings: string[];
+}
+
+const FLUSH_AT = 1 << 20;
+const ELOOP_LIKE = new Set(["ELOOP", "ENOTDIR", "EXDEV"]);
+
+function errCode(e: unknown): string {
+  return (e as { code?: string }).code ?? "";
+}
+
+/** Where one archive is being written: the root fd and a small cache of parent dir fds. */
+class Target {
+  private cache = new Map<string, number>();
+  private readonly cacheMax = 16;
+
+  constructor(readonly rootFd: number) {}
+
+  /** An fd of the directory `comps`, resolved in the root; created (0755) when missing. */
+  dir(comps: Buffer[]): number {
+    if (comps.length === 0) return this.rootFd;
+    const key = joinComponents(comps).toString("latin1");
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    let fd: number;
+    try {
+      fd = openInRoot(this.rootFd, joinComponents(comps), O.PATH | O.DIRECTORY);
+    } catch (e) {
+      if (errCode(e) !== "ENOENT") {
+        throw syscallError(`extract: open directory ${showPath(joinComponents(comps))}`, e);
+      }
+      const parent = this.dir(comps.slice(0, -1));
+      try {
+        fsat().fsatMkdir(parent, comps[comps.length - 1]!, 0o755);
+      } catch (e2) {
+        if (errCode(e2) !== "EEXIST") {
+          throw syscallError(`extract: create directory ${showPath(joinComponents(comps))}`, e2);
+        }
+      }
+      try {
+        fd = openInRoot(this.rootFd, joinComponents(comps), O.PATH | O.DIRECTORY);
+      } catch (e3) {
+        throw syscallError(`extract: open directory ${showPath(joinComponents(comps))}`, e3);
+      }
+    }
+    this.cache.set(key, fd);
+    return fd;
+  }
+
+  /** Forgets cached fds of `key` and everything below it: called when that path is removed. */
+  forget(key: string): void {
+    for (const [k, fd] of this.cache) {
+      if (k === key || k.startsWith(`${key}/`) || key === "") {
+        closeSync(fd);
+        this.cache.delete(k);
+      }
+    }
+  }
+
+  /** Called between entries, when no cached fd is in use, to keep the cache small. */
+  trim(): void {
+    if (this.cache.size > this.cacheMax) this.invalidate();
+  }
+
+  invalidate(): void {
+    for (const fd of this.cache.values()) closeSync(fd);
+    this.cache.clear();
+  }
+
+  close(): void {
+    this.invalidate();
+  }
+}
+
+/** Removes `name` in `dirFd`, a directory with everything below it. Never follows symlinks. */
+export function removeAt(dirFd: number, name: Buffer): void {
+  const st = statAt(dirFd, name);
+  if (!st) return;
+  if ((st.mode & S.IFMT) !== S.IFDIR) {
+    fsat().fsatUnlink(dirFd, name, 0);
+    return;
+  }
+  const fd = fsat().fsatOpen(dirFd, name, O.RDONLY | O.DIRECTORY | O.NOFOLLOW, 0, SINGLE);
+  try {
+    for (const [child] of fsat().fsatReaddir(fd)) removeAt(fd, child);
+  } finally {
+    closeSync(fd);
+  }
+  fsat().fsatUnlink(dirFd, name, AT.REMOVEDIR);
+}
+
+/** Opens a layer (gzip, zstd or plain), extracts it into `target` and returns both digests. */
+export async function extractLayer(
+  source: AsyncIterable<Uint8Array>,
+  target: string,
+  options: ExtractOptions = {},
+): Promise<ExtractResult & { digests: LayerDigests }> {
+  const { tar, digests } = openLayer(source, options);
+  const result = await extractTar(tar, target, options);
+  return { ...result, digests: await digests };
+}
+
+/** Extracts an uncompressed tar stream into the directory `target` (which must exist). */
+export async function extractTar(
+  tar: AsyncIterable<Uint8Array>,
+  target: string,
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  let rootFd: number;
+  try {
+    rootFd = openSync(target, O.RDONLY | O.DIRECTORY);
+  } catch (e) {
+    throw syscallError(`extract: open target ${JSON.stringify(target)}`, e);
+  }
+  try {
+    return await extractIntoFd(tar, rootFd, options);
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+interface DeferredDir {
+  comps: Buffer[];
+  header: TarHeader;
+}
+
+/** The extraction proper, into an open directory fd. */
+export async function extractIntoFd(
+  tar: AsyncIterable<Uint8Array>,
+  rootFd: number,
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const reader = new TarReader(tar, options);
+  const rec = options.split ? new SplitRecorder() : undefined;
+  const mode = options.whiteouts ?? "keep";
+  const sameOwner = options.sameOwner ?? process.geteuid?.() === 0;
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    options.onWarning?.(m);
+  };
+  const t = new Target(rootFd);
+  // Only "apply" needs to know which paths this layer made (whiteouts never hide them).
+  const created = mode === "apply" ? new Set<string>() : undefined;
+  const dirs: DeferredDir[] = [];
+  const wq = new WriteQueue("extract");
+  let entries = 0;
+  let canMknod = true;
+  try {
+    for (;;) {
+      const entry = await reader.next();
+      if (!entry) break;
+      entries++;
+      rec?.beginEntry(entry);
+      const sink = extractEntry(entry);
+      try {
+        for (;;) {
+          const chunk = await reader.read();
+          if (!chunk) break;
+          rec?.data(chunk);
+          sink?.data(chunk);
+        }
+      } catch (e) {
+        sink?.abort();
+        throw e;
+      }
+      sink?.end();
+      rec?.endEntry();
+      if (rec && rec.buffered >= FLUSH_AT) await options.split!(rec.take());
+    }
+    if (rec) {
+      await recordEnd(reader, rec);
+      await options.split!(rec.take());
+    } else {
+      // Drain what follows the end marker so the digests cover the whole stream.
+      while (await reader.readRest()) {}
+    }
+    wq.drain();
+    // Directory metadata last, deepest first: their children changed their mtimes.
+    for (let i = dirs.length - 1; i >= 0; i--) applyDirMeta(dirs[i]!);
+  } finally {
+    wq.close();
+    t.close();
+    await reader.close();
+  }
+  return { entries, warnings };
+
+  /** Remembers a path of this layer and its parents: whiteouts never hide them. */
+  function markCreated(comps: Buffer[]): void {
+    if (!created) return;
+    for (let i = comps.length; i > 0; i--) {
+      const k = joinComponents(comps.slice(0, i)).toString("latin1");
+      if (created.has(k)) return;
+      created.add(k);
+    }
+  }
+
+  function applyDirMeta(d: DeferredDir): void {
+    const path = joinComponents(d.comps);
+    let fd: number;
+    try {
+      fd =
+        d.comps.length === 0
+          ? rootFd
+          : openInRoot(rootFd, path, O.RDONLY | O.DIRECTORY | O.NOFOLLOW);
+    } catch (e) {
+      throw syscallError(`extract: open directory ${showPath(path)}`, e);
+    }
+    try {
+      applyMeta(fd, d.header, path);
+    } finally {
+      if (fd !== rootFd) closeSync(fd);
+    }
+  }
+
+  function applyMeta(fd: number, h: TarHeader, path: Buffer): void {
+    try {
+      if (sameOwner) fchownSync(fd, h.uid, h.gid);
+      fchmodSync(fd, h.mode & 0o7777);
+    } catch (e) {
+      throw syscallError(`extract: set owner and mode of ${showPath(path)}`, e);
+    }
+    applyXattrs(fd, h, path);
+    try {
+      const at = h.atime ?? h.mtime;
+      fsat().fsatUtimens(fd, "", at.sec, at.nsec, h.mtime.sec, h.mtime.nsec, 0);
+    } catch (e) {
+      throw syscallError(`extract: set times of ${showPath(path)}`, e);
+    }
+  }
+
+  function applyXattrs(fd: number, h: TarHeader, path: Buffer): void {
+    for (const [name, value] of h.xattrs) {
+      try {
+        fsat().fsatSetxattr(fd, name, value, 0);
+      } catch (e) {
+        const c = errCode(e);
+        if (c === "EPERM" || c === "ENOTSUP" || c === "EOPNOTSUPP" || c === "EACCES") {
+          warn(`extract: xattr ${name} on ${showPath(path)} refused: ${c}`);
+        } else throw syscallError(`extract: set xattr ${name} on ${showPath(path)}`, e);
+      }
+    }
+  }
+
+  /** Creates the entry's inode; returns a data sink for regular files. */
+  function extractEntry(entry: TarEntry): DataSink | undefined {
+    const h = entry.header;
+    t.trim();
+    if (h.kind === "global" || h.kind === "volume" || h.kind === "other") {
+      if (h.kind === "other")
+        warn(
+          `extract: skipped ${showPath(h.name)}: unsupported type ${String.fromCharCode(h.typeflag)}`,
+        );
+      return undefined;
+    }
+    const comps = memberComponents(h.name);
+    if (comps === "dotdot") {
+      warn(`extract: skipped ${showPath(h.name)}: member name contains ".."`);
+      return undefined;
+    }
+    if (comps.length === 0) {
+      if (h.kind === "directory") dirs.push({ comps, header: h });
+      return undefined;
+    }
+    const parentComps = comps.slice(0, -1);
+    const base = comps[comps.length - 1]!;
+
+    if (mode !== "keep") {
+      const wh = whiteoutOf(base);
+      if (wh) {
+        applyWhiteout(parentComps, wh.kind === "opaque" ? undefined : wh.name);
+        return undefined;
+      }
+    }
+    const parent = t.dir(parentComps);
+    markCreated(comps);
+    const path = joinComponents(comps);
+
+    switch (h.kind) {
+      case "directory": {
+        const st = statAt(parent, base);
+        if (st && (st.mode & S.IFMT) !== S.IFDIR) {
+          replace(parent, base, path);
+        }
+        if (!st || (st.mode & S.IFMT) !== S.IFDIR) {
+          try {
+            fsat().fsatMkdir(parent, base, 0o700);
+          } catch (e) {
+            throw syscallError(`extract: create directory ${showPath(path)}`, e);
+          }
+        }
+        dirs.push({ comps, header: h });
+        return undefined;
+      }
+      case "file":
+        return openFile(parent, base, path, h);
+      case "symlink": {
+        create(parent, base, path, () => fsat().fsatSymlink(h.linkname, parent, base));
+        try {
+          if (sameOwner) fsat().fsatChown(parent, base, h.uid, h.gid, AT.SYMLINK_NOFOLLOW);
+          if (h.xattrs.size > 0) {
+            const fd = fsat().fsatOpen(parent, base, O.PATH | O.NOFOLLOW, 0, SINGLE);
+            try {
+              applyXattrs(fd, h, path);
+            } finally {
+              closeSync(fd);
+            }
+          }
+          const at = h.atime ?? h.mtime;
+          fsat().fsatUtimens(
+            parent,
+            base,
+            at.sec,
+            at.nsec,
+            h.mtime.sec,
+            h.mtime.nsec,
+            AT.SYMLINK_NOFOLLOW,
+          );
+        } catch (e) {
+          if (e instanceof HoodError) throw e;
+          throw syscallError(`extract: set metadata of symlink ${showPath(path)}`, e);
+        }
+        return undefined;
+      }
+      case "hardlink": {
+        const tcomps = memberComponents(h.linkname);
+        if (tcomps === "dotdot" || tcomps.length === 0) {
+          warn(`extract: skipped hardlink ${showPath(path)}: bad target ${showPath(h.linkname)}`);
+          return undefined;
+        }
+        const tparent = t.dir(tcomps.slice(0, -1));
+        const tbase = tcomps[tcomps.length - 1]!;
+        const tst = statAt(tparent, tbase);
+        if (!tst) {
+          throw new HoodError(
+            `extract: hardlink ${showPath(path)}: target ${showPath(h.linkname)} does not exist in the archive`,
+            "ENOENT",
+          );
+        }
+        if ((tst.mode & S.IFMT) === S.IFDIR) {
+          throw new HoodError(`extract: hardlink ${showPath(path)} to a directory`, "EPERM");
+        }
+        // A hardlink to itself (some writers emit it) is a no-op.
+        const here = statAt(parent, base);
+        if (
+          here &&
+          here.ino === tst.ino &&
+          here.devMajor === tst.devMajor &&
+          here.devMinor === tst.devMinor
+        ) {
+          return undefined;
+        }
+        // flags 0: a symlink target is linked as the symlink itself, never followed.
+        create(parent, base, path, () => fsat().fsatLink(tparent, tbase, parent, base, 0));
+        return undefined;
+      }
+      case "char":
+      case "block":
+      case "fifo": {
+        const type = h.kind === "char" ? S.IFCHR : h.kind === "block" ? S.IFBLK : S.IFIFO;
+        if (type !== S.IFIFO && !canMknod) {
+          warn(`extract: skipped device ${showPath(path)}: no CAP_MKNOD`);
+          return undefined;
+        }
+        try {
+          create(parent, base, path, () =>
+            fsat().fsatMknod(parent, base, type | (h.mode & 0o7777), h.devmajor, h.devminor),
+          );
+        } catch (e) {
+          if (errCode(e) === "EPERM" && type !== S.IFIFO) {
+            canMknod = false;
+            warn(`extract: skipped device ${showPath(path)}: no CAP_MKNOD`);
+            return undefined;
+          }
+          throw e;
+        }
+        const fd = fsat().fsatOpen(parent, base, O.PATH | O.NOFOLLOW, 0, SINGLE);
+        try {
+          if (sameOwner) fsat().fsatChown(fd, "", h.uid, h.gid, AT.EMPTY_PATH);
+          applyXattrs(fd, h, path);
+          const at = h.atime ?? h.mtime;
+          fsat().fsatUtimens(
+            parent,
+            base,
+            at.sec,
+            at.nsec,
+            h.mtime.sec,
+            h.mtime.nsec,
+            AT.SYMLINK_NOFOLLOW,
+          );
+        } catch (e) {
+          if (e instanceof HoodError) throw e;
+          throw syscallError(`extract: set metadata of ${showPath(path)}`, e);
+        } finally {
+          closeSync(fd);
+        }
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Runs a create call; an existing entry in the way is removed first (never followed). */
+  function create(parent: number, base: Buffer, path: Buffer, make: () => void): void {
+    try {
+      make();
+      return;
+    } catch (e) {
+      if (errCode(e) !== "EEXIST") throw syscallError(`extract: create ${showPath(path)}`, e);
+    }
+    replace(parent, base, path);
+    try {
+      make();
+    } catch (e) {
+      throw syscallError(`extract: create ${showPath(path)}`, e);
+    }
+  }
+
+  function replace(parent: number, base: Buffer, path: Buffer): void {
+    try {
+      removeAt(parent, base);
+    } catch (e) {
+      throw syscallError(`extract: remove ${showPath(path)} to replace it`, e);
+    }
+    t.forget(path.toString("latin1"));
+  }
+
+  function openFile(parent: number, base: Buffer, path: Buffer, h: TarHeader): DataSink {
+    const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
+    let fd = -1;
+    const open = () => {
+      fd = fsat().fsatOpen(parent, base, flags, 0o600, SINGLE);
+    };
+    create(parent, base, path, open);
+    const sparse = h.sparse;
+    let region = 0;
+    let inRegion = 0;
+    return {
+      data(chunk: Buffer) {
+        if (!sparse) {
+          wq.write(fd, chunk);
+          return;
+        }
+        // Packed sparse data: each fragment goes to its offset, holes stay holes.
+        let off = 0;
+        while (off < chunk.length) {
+          const r = sparse.map[region]!;
+          const n = Math.min(r.length - inRegion, chunk.length - off);
+          wq.write(fd, chunk.subarray(off, off + n), r.offset + inRegion);
+          off += n;
+          inRegion += n;
+          if (inRegion === r.length) {
+            region++;
+            inRegion = 0;
+          }
+        }
+      },
+      end() {
+        const owned = sameOwner && h.uid <= 0xffffffff && h.gid <= 0xffffffff;
+        if (sameOwner && !owned) {
+          // Out of fchown's range: the synchronous path reports it as before.
+          try {
+            wq.finish(
+              fd,
+              path,
+              FINISH.KEEP_OPEN | (sparse ? FINISH.TRUNCATE : 0),
+              undefined,
+              undefined,
+              sparse?.realSize,
+            );
+            applyMeta(fd, h, path);
+          } finally {
+            closeSync(fd);
+          }
+          return;
+        }
+        const keep = h.xattrs.size > 0;
+        const flags = (sparse ? FINISH.TRUNCATE : 0) | (owned ? FINISH.CHOWN : 0) | FINISH.META;
+        if (!keep) {
+          wq.finish(
+            fd,
+            path,
+            flags,
+            { uid: h.uid, gid: h.gid, mode: h.mode & 0o7777 },
+            { atime: h.atime ?? h.mtime, mtime: h.mtime },
+            sparse?.realSize ?? 0,
+          );
+          return;
+        }
+        // Xattrs after chown (which clears security.capability); they leave mtime alone.
+        try {
+          wq.finish(
+            fd,
+            path,
+            flags | FINISH.KEEP_OPEN,
+            { uid: h.uid, gid: h.gid, mode: h.mode & 0o7777 },
+            { atime: h.atime ?? h.mtime, mtime: h.mtime },
+            sparse?.realSize ?? 0,
+          );
+          applyXattrs(fd, h, path);
+        } finally {
+          closeSync(fd);
+        }
+      },
+      abort() {
+        try {
+          wq.finish(fd, path, 0);
+        } catch {
+          // the error that made us give up is the one to report
+        }
+      },
+    };
+  }
+
+  function applyWhiteout(parentComps: Buffer[], name: Buffer | undefined): void {
+    const parent = t.dir(parentComps);
+    const parentKey = joinComponents(parentComps).toString("latin1");
+    if (mode === "overlay") {
+      if (name === undefined) {
+        const fd = openInRoot(rootFd, joinComponents(parentComps), O.RDONLY | O.DIRECTORY);
+        try {
+          fsat().fsatSetxattr(
+            fd,
+            overlayOpaqueXattr(options.rootless ?? false),
+            Buffer.from("y"),
+            0,
+          );
+        } catch (e) {
+          throw syscallError(`extract: mark ${showPath(joinComponents(parentComps))} opaque`, e);
+        } finally {
+          closeSync(fd);
+        }
+        return;
+      }
+      const path = joinComponents([...parentComps, name]);
+      try {
+        create(parent, name, path, () => fsat().fsatMknod(parent, name, S.IFCHR, 0, 0));
+      } catch (e) {
+        if (errCode((e as HoodError).cause) === "EPERM" || errCode(e) === "EPERM") {
+          throw new HoodError(
+            `extract: whiteout ${showPath(path)} needs CAP_MKNOD for overlay's 0:0 device`,
+            "EPERM",
+            { cause: e },
+          );
+        }
+        throw e;
+      }
+      return;
+    }
+    // "apply": remove what the lower layers have; entries of this layer stay.
+    const prefix = parentKey === "" ? "" : `${parentKey}/`;
+    if (name !== undefined) {
+      if (created!.has(prefix + name.toString("latin1"))) return;
+      try {
+        removeAt(parent, name);
+        t.forget(prefix + name.toString("latin1"));
+      } catch (e) {
+        if (!ELOOP_LIKE.has(errCode(e))) {
+          throw syscallError(
+            `extract: apply whiteout for ${showPath(Buffer.from(prefix + name.toString("latin1"), "latin1"))}`,
+            e,
+          );
+        }
+      }
+      return;
+    }
+    const fd = openInRoot(rootFd, joinComponents(parentComps), O.RDONLY | O.DIRECTORY);
+    try {
+      for (const [child] of fsat().fsatReaddir(fd)) {
+        const k = prefix + child.toString("latin1");
+        if (!created!.has(k)) {
+          removeAt(fd, child);
+          t.forget(k);
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+interface DataSink {
+  data(chunk: Buffer): void;
+  /** The data is all there: queue the file's metadata and its close. */
+  end(): void;
+  /** Extraction stopped inside this file's data: just close it. */
+  abort(): void;
+}

@@ -1,0 +1,119 @@
+/**
+ * Records tar-split metadata while a tar is read, in the same pass as whatever else reads it
+ * (extraction, hashing). The entries come out exactly as Go's `asm.NewInputTarStream` makes
+ * them, except for sparse files: Go records the expanded contents, which cannot rebuild the
+ * packed archive, so hood keeps a sparse file's data section as raw segments (and a size-0
+ * file entry for its name) and rebuilds it exactly.
+ */
+import { Crc64 } from "../crc64.ts";
+import type { TarEntry } from "../tar-reader.ts";
+import { encodeEntry, FILE_TYPE, SEGMENT_TYPE } from "./storage.ts";
+
+/** Largest raw segment written as one line (a sparse file's data, trailing junk). */
+export const MAX_SEGMENT = 1 << 20;
+
+/** Room for metadata before take(); a line that does not fit grows it. */
+const OUT_SIZE = (1 << 20) + (256 << 10);
+
+export class SplitRecorder {
+  private position = 0;
+  // Lines go straight into bytes: joining millions of small strings, then encoding them for
+  // gzip, cost more than building them.
+  private out = Buffer.allocUnsafe(OUT_SIZE);
+  private used = 0;
+  private readonly fileCrc = new Crc64();
+  private crc: Crc64 | undefined;
+  private current: TarEntry | undefined;
+  private sparseParts: Buffer[] = [];
+  private sparseBytes = 0;
+
+  /** Bytes of metadata waiting to be written; take them with `take()`. */
+  get buffered(): number {
+    return this.used;
+  }
+
+  /** Returns and clears the JSON lines recorded so far (UTF-8). */
+  take(): Buffer {
+    const b = this.out.subarray(0, this.used);
+    this.out = Buffer.allocUnsafe(Math.max(OUT_SIZE, this.used));
+    this.used = 0;
+    return b;
+  }
+
+  private push(line: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    if (this.used + line.length * 3 > this.out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.used + line.length * 3));
+      this.out.copy(bigger, 0, 0, this.used);
+      this.out = bigger;
+    }
+    this.used += this.out.write(line, this.used);
+  }
+
+  segment(bytes: Buffer): void {
+    this.push(
+      encodeEntry({ type: SEGMENT_TYPE, payload: bytes, size: 0, position: this.position++ }),
+    );
+  }
+
+  /** An entry was read: records its raw header bytes. Follow with data() calls and endEntry(). */
+  beginEntry(entry: TarEntry): void {
+    this.segment(Buffer.concat(entry.raw));
+    this.current = entry;
+    this.crc = entry.header.sparse || entry.dataSize === 0 ? undefined : this.fileCrc.reset();
+  }
+
+  /** A piece of the current entry's data section, as the reader gave it. */
+  data(chunk: Buffer): void {
+    if (this.crc) {
+      this.crc.update(chunk);
+      return;
+    }
+    // Sparse data is kept raw; copy because the reader's buffers are reused by the source.
+    this.sparseParts.push(Buffer.from(chunk));
+    this.sparseBytes += chunk.length;
+    if (this.sparseBytes >= MAX_SEGMENT) this.flushSparse();
+  }
+
+  private flushSparse(): void {
+    if (this.sparseBytes === 0) return;
+    this.segment(Buffer.concat(this.sparseParts, this.sparseBytes));
+    this.sparseParts = [];
+    this.sparseBytes = 0;
+  }
+
+  endEntry(): void {
+    const entry = this.current;
+    if (!entry) return;
+    this.flushSparse();
+    const sparse = entry.header.sparse !== undefined;
+    const size = sparse ? 0 : entry.dataSize;
+    this.push(
+      encodeEntry({
+        type: FILE_TYPE,
+        name: entry.header.name,
+        size,
+        payload: this.crc ? this.crc.digest() : null,
+        position: this.position++,
+      }),
+    );
+    this.current = undefined;
+    this.crc = undefined;
+  }
+
+  /** The end-of-archive bytes (padding and zero blocks) as the reader found them. */
+  endOfArchive(raw: Buffer[]): void {
+    const b = Buffer.concat(raw);
+    if (b.length > 0) this.segment(b);
+  }
+
+  /** Bytes after the end-of-archive marker; call with each piece, then finish(). */
+  trailing(chunk: Buffer): void {
+    this.segment(Buffer.from(chunk));
+  }
+
+  /** Go's disassembler always ends with one empty segment. */
+  finish(): void {
+    this.segment(Buffer.alloc(0));
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Extraction's background writer: the addon's write queue (native/addon/fsat.c) writes file
+ * data and applies each file's final owner, mode and times on its own thread, in queue order,
+ * while the JS thread reads, hashes and parses the next entries and creates the next files.
+ * A queue can also compute a SHA-256 on its thread (sha256.ts uses one per digest).
+ * Data is copied into the queue, so callers may reuse their buffers at once; bytes and files
+ * in flight are bounded and a full queue blocks the caller. Once an fd is handed to the queue
+ * only the queue closes it (`finish`), so an fd number is never reused under a pending write.
+ * The first error is sticky: every later call throws it.
+ */
+import { syscallError } from "../errors.ts";
+import { fsat, type WriteQueueHandle } from "./fsat.ts";
+
+/** What `finish` does after the data, in this order; without KEEP_OPEN it then closes. */
+export const FINISH = {
+  /** ftruncate to `size` (a sparse file's holes at its end). */
+  TRUNCATE: 2,
+  CHOWN: 1,
+  /** fchmod, then utimensat. */
+  META: 4,
+  /** Leave the fd open and wait until the queue is idle: the caller goes on with it. */
+  KEEP_OPEN: 8,
+} as const;
+
+/** What each syscall of the writer was doing, for messages. */
+const DOING: Record<string, string> = {
+  write: "write",
+  ftruncate: "truncate",
+  fchown: "set owner of",
+  fchmod: "set mode of",
+  utimensat: "set times of",
+  close: "close",
+};
+
+export interface FileTimes {
+  atime: { sec: number; nsec: number };
+  mtime: { sec: number; nsec: number };
+}
+
+const NO_TIME = { sec: 0, nsec: 0 };
+
+export class WriteQueue {
+  private readonly q: WriteQueueHandle;
+  private closed = false;
+
+  /** `what` starts error messages ("extract"). */
+  constructor(
+    private readonly what: string,
+    maxBytes = 8 << 20,
+    maxFiles = 512,
+  ) {
+    this.q = fsat().wqCreate(maxBytes, maxFiles);
+  }
+
+  private wrap(e: unknown): unknown {
+    const err = e as { syscall?: string; path?: string; code?: string };
+    if (typeof err?.syscall !== "string" || typeof err.code !== "string") return e;
+    const doing = DOING[err.syscall] ?? err.syscall;
+    return syscallError(`${this.what}: ${doing} ${JSON.stringify(err.path ?? "")}`, e);
+  }
+
+  /** Queues `data` for `fd` at `offset` (-1: where the previous write ended). */
+  write(fd: number, data: Uint8Array, offset = -1): void {
+    try {
+      fsat().wqWrite(this.q, fd, data, offset);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /**
+   * Queues the end of fd's file: the `flags` steps, then close (unless KEEP_OPEN). Must be
+   * called once for every fd handed to `write`, also when giving up on it (flags 0).
+   */
+  finish(
+    fd: number,
+    path: Uint8Array,
+    flags: number,
+    owner: { uid: number; gid: number; mode: number } = { uid: 0, gid: 0, mode: 0 },
+    times: FileTimes = { atime: NO_TIME, mtime: NO_TIME },
+    size = 0,
+  ): void {
+    try {
+      fsat().wqFinish(
+        this.q,
+        fd,
+        path,
+        flags,
+        owner.uid,
+        owner.gid,
+        owner.mode,
+        times.atime.sec,
+        times.atime.nsec,
+        times.mtime.sec,
+        times.mtime.nsec,
+        size,
+      );
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Queues `data` for the queue's SHA-256 (of everything hashed since the last digest). */
+  hash(data: Uint8Array): void {
+    try {
+      fsat().wqHash(this.q, data);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Waits for the queued data; the SHA-256 of it, and a fresh start. */
+  digest(): Buffer {
+    try {
+      return fsat().wqDigest(this.q);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Waits until everything queued is written; throws the first error. */
+  drain(): void {
+    try {
+      fsat().wqDrain(this.q);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Finishes what is queued (closing every fd it holds) and stops the thread; never throws. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fsat().wqClose(this.q);
+  }
+}

@@ -1,0 +1,18 @@
+/** seccomp(2) SECCOMP_SET_MODE_FILTER flags. */
+
+export const SECCOMP_FILTER_FLAG = {
+  TSYNC: 1 << 0,
+  LOG: 1 << 1,
+  SPEC_ALLOW: 1 << 2,
+  NEW_LISTENER: 1 << 3,
+  TSYNC_ESRCH: 1 << 4,
+  WAIT_KILLABLE_RECV: 1 << 5,
+} as const;
+
+/** The flags a profile may name (runtime-spec 1.3 plus TSYNC, which runc accepts). */
+export const PROFILE_FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: SECCOMP_FILTER_FLAG.TSYNC,
+  SECCOMP_FILTER_FLAG_LOG: SECCOMP_FILTER_FLAG.LOG,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: SECCOMP_FILTER_FLAG.SPEC_ALLOW,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: SECCOMP_FILTER_FLAG.WAIT_KILLABLE_RECV,
+};
