@@ -3,7 +3,8 @@
  * needs, reporting warnings through the caller.
  */
 import { HoodError } from "../errors.ts";
-import { lastCap, planCapabilities } from "../linux/capabilities.ts";
+import { readFileSync } from "node:fs";
+import { lastCap, parseProcStatus, planCapabilities } from "../linux/capabilities.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
 import type { SeccompPlan } from "../setup/compile.ts";
 import type { CapabilityPlan } from "../setup/process.ts";
@@ -12,9 +13,13 @@ export function capabilityPlan(process: Process, warn: (m: string) => void): Cap
   // Without a capabilities object runc leaves the capabilities as they are; so does hood.
   if (!process.capabilities) return null;
   const user = process.user ?? { uid: 0, gid: 0 };
+  // hood can only hand out what it holds itself (a sandboxed host may lack some caps): those
+  // are skipped with a warning, as the runtime-spec allows.
+  const self = parseProcStatus(readFileSync("/proc/self/status", "utf8"));
   const plan = planCapabilities(process.capabilities, {
     lastCap: lastCap(),
     changesUid: user.uid !== 0,
+    holder: { bounding: self.bounding, permitted: self.permitted },
   });
   if (plan.problems.length > 0) {
     throw new HoodError(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import type { Spec } from "../../../src/oci/runtime-spec.ts";
 import { needsRoot, reference, Sandbox } from "../../helpers/hood.ts";
 
 const runcMissing = (() => {
@@ -121,5 +122,38 @@ describe("differential: hood and runc on the same bundles", {
     const empty = { hood: box.hood(["--root", join(box.dir, "none"), "list", "--format", "json"]) };
     assert.equal(empty.hood.stdout, "null\n");
     both(["delete", "--force", id]);
+  });
+
+  it("gives the same capability sets for the same configs", () => {
+    const configs: NonNullable<NonNullable<Spec["process"]>["capabilities"]>[] = [
+      {},
+      {
+        bounding: ["CAP_CHOWN", "CAP_KILL"],
+        effective: ["CAP_CHOWN"],
+        permitted: ["CAP_CHOWN", "CAP_KILL"],
+      },
+      {
+        bounding: ["CAP_KILL", "CAP_NET_RAW"],
+        effective: ["CAP_KILL"],
+        permitted: ["CAP_KILL"],
+        inheritable: ["CAP_KILL"],
+        ambient: ["CAP_KILL"],
+      },
+    ];
+    for (const [i, caps] of configs.entries()) {
+      for (const uid of [0, 1000]) {
+        const bundle = box.bundle({
+          args: ["grep", "^Cap", "/proc/self/status"],
+          edit: (s) => {
+            s.process!.capabilities = caps;
+            s.process!.user = { uid, gid: uid };
+          },
+        });
+        const r = both(["run", "--bundle", bundle, box.id()]);
+        assert.equal(r.runc.status, 0, r.runc.stderr);
+        assert.equal(r.hood.status, 0, r.hood.stderr);
+        assert.equal(r.hood.stdout, r.runc.stdout, `config ${i} as uid ${uid}`);
+      }
+    }
   });
 });
