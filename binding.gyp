@@ -10,7 +10,9 @@
         "native/addon/fsat.c",
         "native/addon/ptrace.c",
         "native/addon/bpf.c",
-        "native/addon/crc64.c"
+        "native/addon/crc64.c",
+        "native/addon/mountapi.c",
+        "native/addon/btrfs.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]

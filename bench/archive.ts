@@ -7,7 +7,9 @@
  *   HOOD_BENCH_SCALE=0.02 node --import tsx bench/archive.ts   # quick smoke run
  *   HOOD_BENCH_DIR=/dev/shm node --import tsx bench/archive.ts # on tmpfs: CPU only, no disk
  *
- * HOOD_BENCH_RUNS rounds (default 3); HOOD_BENCH_ONLY=small|large runs one archive.
+ * HOOD_BENCH_RUNS rounds (default 3); HOOD_BENCH_ONLY=small|large runs one archive. Each line
+ * gives the wall time (median [min-max]), the median CPU time of all threads (user + system:
+ * hood spreads its work over threads, GNU tar uses one) and the peak RSS.
  *
  * The machine is shared and noisy, so each round runs every tool once, in a rotated order,
  * after a `sync`, and the ratios are taken per round: the report gives medians with their
@@ -37,16 +39,19 @@ delete hoodEnv.NODE_EXTRA_CA_CERTS;
 
 interface Run {
   ms: number;
+  /** CPU time of all threads and children (user + system). */
+  cpuMs: number;
   maxRssKiB: number;
 }
 
 function sh(cmd: string): Run {
   const t0 = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", "sh", "-c", cmd], { encoding: "utf8" });
+  const r = spawnSync("/usr/bin/time", ["-f", "%M %U %S", "sh", "-c", cmd], { encoding: "utf8" });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
   const lines = r.stderr.trim().split("\n");
-  return { ms, maxRssKiB: Number(lines[lines.length - 1]) };
+  if (r.status !== 0) throw new Error(`${cmd}: ${lines.slice(-10).join("\n")}`);
+  const [rss, user, sys] = lines[lines.length - 1]!.split(" ").map(Number);
+  return { ms, cpuMs: (user! + sys!) * 1000, maxRssKiB: rss! };
 }
 
 function hood(args: string[], stdout = "/dev/null"): Run {
@@ -57,8 +62,8 @@ function hood(args: string[], stdout = "/dev/null"): Run {
   });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`hood ${args.join(" ")}: ${r.stderr}`);
-  const rep = JSON.parse(r.stderr.trim().split("\n").pop()!) as { maxRssKiB: number };
-  return { ms, maxRssKiB: rep.maxRssKiB };
+  const rep = JSON.parse(r.stderr.trim().split("\n").pop()!) as Run;
+  return { ms, cpuMs: rep.cpuMs, maxRssKiB: rep.maxRssKiB };
 }
 
 function median(xs: number[]): number {
@@ -86,11 +91,13 @@ function rounds(tools: Record<string, (round: number) => Run>): Record<string, R
   for (const name of names) {
     const rs = out[name]!;
     const rss = Math.max(...rs.map((x) => x.maxRssKiB)) / 1024;
+    const ms = spread(
+      rs.map((x) => x.ms),
+      0,
+    );
+    const cpu = median(rs.map((x) => x.cpuMs)).toFixed(0);
     process.stderr.write(
-      `  ${name.padEnd(36)} ${spread(
-        rs.map((x) => x.ms),
-        0,
-      ).padStart(20)} ms   peak RSS ${rss.toFixed(0)} MiB\n`,
+      `  ${name.padEnd(36)} ${ms.padStart(20)} ms   CPU ${cpu.padStart(5)} ms   peak RSS ${rss.toFixed(0)} MiB\n`,
     );
   }
   return out;

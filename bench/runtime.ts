@@ -35,6 +35,10 @@ import os, sys, time, resource
 t = time.perf_counter()
 pid = os.fork()
 if pid == 0:
+    # A created container keeps its stdio: never let it hold the pipe we report on.
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
     os.execvp(sys.argv[1], sys.argv[1:])
 _, status, ru = os.wait4(pid, 0)
 ms = (time.perf_counter() - t) * 1000
@@ -50,6 +54,7 @@ interface Sample {
 }
 
 function measure(argv: string[]): Sample {
+  if (process.env.BENCH_DEBUG) console.error(argv.join(" "));
   const out = execFileSync("python3", [rusageScript, ...argv], { encoding: "utf8" }).trim();
   const [ms, rss, code] = out.split(" ").map(Number);
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}`);
@@ -119,7 +124,7 @@ for (const t of tools) {
   const started = performance.now();
   for (let i = 0; i < SEQUENTIAL; i++) {
     const argv = t.argv(["run", "--bundle", bundle, `s${i}-${t.name}`]);
-    const r = spawnSync(argv[0]!, argv.slice(1));
+    const r = spawnSync(argv[0]!, argv.slice(1), { stdio: "ignore" });
     if (r.status !== 0) throw new Error(`${t.name} sequential run ${i} failed`);
   }
   seqMs[t.name] = performance.now() - started;

@@ -427,9 +427,12 @@ static napi_value fsat_readdir(napi_env env, napi_callback_info info) {
  * in two). The same queue can hash a stream with SHA-256 (OpenSSL's, which node exports to
  * addons), so that a layer's digest is computed beside the extraction, not in its way.
  *
- * Records are copied into a ring allocated once (no malloc, no page faults per record), so the
- * caller may reuse its buffers at once; the ring's size bounds the bytes in flight, a count
- * bounds the files (open fds) in flight, and a full queue blocks the caller. The thread is
+ * Records are copied into a ring allocated once (no malloc, no page faults per record); data of
+ * 64 KiB or more is not copied: the queue holds a reference to the caller's buffer until the
+ * record has run (the caller must not change it meanwhile; extraction's buffers come from
+ * the tar reader's source, which never reuses them). The ring's size bounds the bytes in
+ * flight, counts bound the references and the files (open fds) in flight, and a full queue
+ * blocks the caller. The thread is
  * woken once per batch (256 KiB or 64 records), not per record: a futex wake per small file
  * cost more than the file's write. It only uses fds the caller created and handed over: it
  * never resolves a path. The first error is kept and thrown by every later call (sticky);
@@ -437,9 +440,12 @@ static napi_value fsat_readdir(napi_env env, napi_callback_info info) {
 #include <openssl/evp.h>
 #include <pthread.h>
 
-enum { WQ_PAD = 0, WQ_WRITE = 1, WQ_FINISH = 2, WQ_HASH = 3 };
-/* FINISH flags */
-enum { WQF_CHOWN = 1, WQF_TRUNCATE = 2, WQF_META = 4, WQF_KEEP_OPEN = 8 };
+enum { WQ_PAD = 0, WQ_WRITE = 1, WQ_FINISH = 2, WQ_HASH = 3, WQ_CREATE = 4 };
+/* The fd of WRITE and FINISH records for "the file the last CREATE made". */
+#define WQ_CURRENT (-2)
+/* FINISH flags; WQF_REF on WRITE and HASH: the data stays in the caller's buffer (held by a
+ * reference until the record has run) instead of being copied into the ring. */
+enum { WQF_CHOWN = 1, WQF_TRUNCATE = 2, WQF_META = 4, WQF_KEEP_OPEN = 8, WQF_REF = 16 };
 
 /* A record in the ring: this header, then `len` bytes (data, or a path for messages), the
  * whole padded to 16 bytes. A PAD record (or less room than a header) sends the reader back
@@ -451,7 +457,7 @@ struct wq_rec {
   uint32_t len;
   uint32_t uid, gid, mode, unused;
   int64_t off; /* WRITE: file offset, -1 for the current position; FINISH: truncate size */
-  int64_t unused2;
+  uint64_t ref_data; /* WQF_REF: the address of the data */
   struct timespec times[2];
 };
 
@@ -459,6 +465,20 @@ struct wq_rec {
 #define WQ_ALIGN(n) (((n) + 15) & ~(size_t)15)
 #define WQ_WAKE_BYTES ((size_t)256 << 10)
 #define WQ_WAKE_RECORDS 64
+/* Pieces at least this large are referenced, not copied (a copy of a small one is cheaper
+ * than a reference), and at most this many references are held at once. */
+#define WQ_REF_MIN ((size_t)64 << 10)
+#define WQ_REFS 16
+
+/* True for a WRITE or HASH record whose data stayed in the caller's buffer. */
+static int wq_is_ref(const struct wq_rec *r) {
+  return (r->type == WQ_WRITE || r->type == WQ_HASH) && (r->flags & WQF_REF);
+}
+
+/* The bytes a record takes in the ring. */
+static size_t wq_size(const struct wq_rec *r) {
+  return WQ_ALIGN(WQ_HDR + (wq_is_ref(r) ? 0 : r->len));
+}
 
 struct wq {
   pthread_mutex_t mu;
@@ -478,6 +498,11 @@ struct wq {
   const char *err_call;
   char err_path[512];
   EVP_MD_CTX *sha; /* the stream hashed by HASH records; created by the first one */
+  int cur_fd;      /* the file the last CREATE made, -1 when it failed */
+  /* References to the callers' buffers of WQF_REF records, in queue order: made and deleted
+   * on the caller's thread (Node-API), counted as run by the queue's thread. */
+  napi_ref refs[WQ_REFS];
+  uint64_t refs_made, refs_deleted, refs_run;
 };
 
 static void wq_fail(struct wq *q, int err, const char *call, int fd) {
@@ -506,7 +531,7 @@ static int wq_write_all(int fd, const char *p, size_t len, int64_t off) {
 
 /* Runs one record on the queue's thread. */
 static void wq_run(struct wq *q, const struct wq_rec *r) {
-  const char *data = (const char *)(r + 1);
+  const char *data = wq_is_ref(r) ? (const char *)(uintptr_t)r->ref_data : (const char *)(r + 1);
   int failed = q->err != 0; /* only this thread sets it */
   if (r->type == WQ_HASH) {
     if (failed) return;
@@ -520,18 +545,30 @@ static void wq_run(struct wq *q, const struct wq_rec *r) {
     if (EVP_DigestUpdate(q->sha, data, r->len) != 1) wq_fail(q, EIO, "sha256", -1);
     return;
   }
+  if (r->type == WQ_CREATE) {
+    q->cur_fd = -1;
+    if (failed) return;
+    int fd;
+    do fd = openat(r->fd, data, (int)r->flags | O_CLOEXEC, (mode_t)r->mode);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) wq_fail(q, errno, "openat", WQ_CURRENT);
+    else q->cur_fd = fd;
+    return;
+  }
+  int fd = r->fd == WQ_CURRENT ? q->cur_fd : r->fd;
   if (r->type == WQ_WRITE) {
-    if (!failed && wq_write_all(r->fd, data, r->len, r->off) < 0) wq_fail(q, errno, "write", r->fd);
+    if (!failed && wq_write_all(fd, data, r->len, r->off) < 0) wq_fail(q, errno, "write", r->fd);
     return;
   }
   if (!failed) {
-    if ((r->flags & WQF_TRUNCATE) && ftruncate(r->fd, (off_t)r->off) < 0) wq_fail(q, errno, "ftruncate", r->fd);
-    else if ((r->flags & WQF_CHOWN) && fchown(r->fd, r->uid, r->gid) < 0) wq_fail(q, errno, "fchown", r->fd);
-    else if ((r->flags & WQF_META) && fchmod(r->fd, (mode_t)r->mode) < 0) wq_fail(q, errno, "fchmod", r->fd);
-    else if ((r->flags & WQF_META) && syscall(SYS_utimensat, r->fd, NULL, r->times, 0) < 0)
+    if ((r->flags & WQF_TRUNCATE) && ftruncate(fd, (off_t)r->off) < 0) wq_fail(q, errno, "ftruncate", r->fd);
+    else if ((r->flags & WQF_CHOWN) && fchown(fd, r->uid, r->gid) < 0) wq_fail(q, errno, "fchown", r->fd);
+    else if ((r->flags & WQF_META) && fchmod(fd, (mode_t)r->mode) < 0) wq_fail(q, errno, "fchmod", r->fd);
+    else if ((r->flags & WQF_META) && syscall(SYS_utimensat, fd, NULL, r->times, 0) < 0)
       wq_fail(q, errno, "utimensat", r->fd);
   }
-  if (!(r->flags & WQF_KEEP_OPEN) && close(r->fd) < 0 && errno != EINTR && !q->err) wq_fail(q, errno, "close", r->fd);
+  if (fd >= 0 && !(r->flags & WQF_KEEP_OPEN) && close(fd) < 0 && errno != EINTR && !q->err)
+    wq_fail(q, errno, "close", r->fd);
   if (q->err && !q->published && q->err_fd == r->fd) {
     size_t n = r->len < sizeof q->err_path - 1 ? r->len : sizeof q->err_path - 1;
     pthread_mutex_lock(&q->mu);
@@ -571,14 +608,16 @@ static void *wq_main(void *arg) {
       }
       wq_run(q, r);
       if (r->type == WQ_FINISH) finished++;
-      size_t n = WQ_ALIGN(WQ_HDR + r->len);
+      int ref = wq_is_ref(r);
+      size_t n = wq_size(r);
       done += n;
       tail += n;
-      if (done - released >= WQ_WAKE_BYTES && done < todo) {
+      if (ref || (done - released >= WQ_WAKE_BYTES && done < todo)) {
         pthread_mutex_lock(&q->mu);
         q->tail = tail;
         q->used -= done - released;
         q->files -= finished;
+        if (ref) q->refs_run++;
         released = done;
         finished = 0;
         if (q->producer_waiting) pthread_cond_signal(&q->space);
@@ -587,7 +626,7 @@ static void *wq_main(void *arg) {
     }
     pthread_mutex_lock(&q->mu);
     q->tail = tail;
-    q->used -= todo - released;
+    q->used -= todo - released; /* (a REF record's count was taken above) */
     q->files -= finished;
     q->busy = 0;
     if (q->producer_waiting) pthread_cond_signal(&q->space);
@@ -624,9 +663,19 @@ static void wq_shutdown(struct wq *q) {
   pthread_join(q->thread, NULL);
 }
 
+/* Deletes the references of the records that have run (all of them once the thread is gone).
+ * On the caller's thread only. */
+static void wq_release_refs(napi_env env, struct wq *q, int all) {
+  pthread_mutex_lock(&q->mu);
+  uint64_t run = all ? q->refs_made : q->refs_run;
+  pthread_mutex_unlock(&q->mu);
+  while (q->refs_deleted < run) napi_delete_reference(env, q->refs[q->refs_deleted++ % WQ_REFS]);
+}
+
 static void wq_finalize(napi_env env, void *data, void *hint) {
   struct wq *q = data;
   wq_shutdown(q);
+  wq_release_refs(env, q, 1);
   pthread_mutex_destroy(&q->mu);
   pthread_cond_destroy(&q->work);
   pthread_cond_destroy(&q->space);
@@ -666,24 +715,32 @@ static struct wq *wq_arg(napi_env env, napi_value v) {
  * count of files) is full. Only the caller's thread writes into the free part of the ring, so
  * the copy runs without the lock. */
 static napi_value wq_push(napi_env env, struct wq *q, const struct wq_rec *rec, const void *payload) {
-  size_t need = WQ_ALIGN(WQ_HDR + rec->len);
+  size_t need = wq_size(rec);
+  int ref = wq_is_ref(rec);
   pthread_mutex_lock(&q->mu);
-  size_t skip = q->cap - q->head < need ? q->cap - q->head : 0; /* a wrap wastes the ring's end */
-  while (q->cap - q->used < skip + need || (rec->type == WQ_FINISH && q->files >= q->max_files)) {
+  /* A record that does not fit before the ring's end (also when none is left) goes to the
+   * start; the end is wasted. */
+  int wrap = q->cap - q->head < need;
+  size_t skip = wrap ? q->cap - q->head : 0;
+  while (q->cap - q->used < skip + need || (rec->type == WQ_FINISH && q->files >= q->max_files) ||
+         (ref && q->refs_made - q->refs_run >= WQ_REFS)) {
     q->producer_waiting = 1;
     wq_kick(q);
     pthread_cond_wait(&q->space, &q->mu);
     q->producer_waiting = 0;
   }
   pthread_mutex_unlock(&q->mu);
+  wq_release_refs(env, q, 0);
   size_t at = q->head;
-  if (skip) {
+  if (wrap) {
     if (skip >= WQ_HDR) ((struct wq_rec *)(q->ring + at))->type = WQ_PAD;
     at = 0;
   }
   memcpy(q->ring + at, rec, WQ_HDR);
-  if (rec->len) memcpy(q->ring + at + WQ_HDR, payload, rec->len);
+  if (ref) ((struct wq_rec *)(q->ring + at))->ref_data = (uint64_t)(uintptr_t)payload;
+  else if (rec->len) memcpy(q->ring + at + WQ_HDR, payload, rec->len);
   pthread_mutex_lock(&q->mu);
+  if (ref) q->refs_made++;
   q->head = at + need;
   q->used += skip + need;
   if (rec->type == WQ_FINISH) q->files++;
@@ -718,6 +775,7 @@ static napi_value wq_create(napi_env env, napi_callback_info info) {
   pthread_cond_init(&q->space, NULL);
   pthread_cond_init(&q->idle, NULL);
   q->max_files = max_files;
+  q->cur_fd = -1;
   int err = pthread_create(&q->thread, NULL, wq_main, q);
   if (err) {
     wq_finalize(env, q, NULL);
@@ -749,6 +807,21 @@ static napi_value wq_push_data(napi_env env, struct wq *q, int type, int fd, int
     size_t n = len - done < piece_max ? len - done : piece_max;
     struct wq_rec r = {.type = (uint32_t)type, .fd = fd, .len = (uint32_t)n};
     r.off = off < 0 ? -1 : off + (int64_t)done;
+    if (n >= WQ_REF_MIN) {
+      /* The slot is free: at most WQ_REFS are held and wq_push waits below that. */
+      pthread_mutex_lock(&q->mu);
+      while (q->refs_made - q->refs_run >= WQ_REFS) {
+        q->producer_waiting = 1;
+        wq_kick(q);
+        pthread_cond_wait(&q->space, &q->mu);
+        q->producer_waiting = 0;
+      }
+      pthread_mutex_unlock(&q->mu);
+      wq_release_refs(env, q, 0);
+      if (napi_create_reference(env, v, 1, &q->refs[q->refs_made % WQ_REFS]) != napi_ok)
+        return hood_throw_type(env, "cannot hold the data");
+      r.flags = WQF_REF;
+    }
     wq_push(env, q, &r, (const char *)data + done);
     done += n;
     bool pending;
@@ -767,6 +840,30 @@ static napi_value wq_write_js(napi_env env, napi_callback_info info) {
   int64_t off;
   if (hood_arg_int32(env, argv[1], &fd, "fd") || hood_arg_int64(env, argv[3], &off, "offset")) return NULL;
   return wq_push_data(env, q, WQ_WRITE, fd, off, argv[2]);
+}
+
+/* wqCreate(queue, dirfd, name, flags, mode): queues openat(dirfd, name, flags | O_CLOEXEC,
+ * mode); WRITE and FINISH records with fd -2 then mean that file. dirfd must stay open until
+ * the queue has run the record (wqDrain). */
+static napi_value wq_create_file_js(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  struct wq *q = wq_arg(env, argv[0]);
+  if (!q) return NULL;
+  int32_t dirfd, flags, mode;
+  char *name;
+  if (hood_arg_int32(env, argv[1], &dirfd, "dirfd") || hood_arg_int32(env, argv[3], &flags, "flags") ||
+      hood_arg_int32(env, argv[4], &mode, "mode") || arg_path(env, argv[2], &name, "name"))
+    return NULL;
+  size_t n = strlen(name) + 1;
+  if (n > q->cap / 4 - WQ_HDR) {
+    free(name);
+    return hood_throw_errno(env, "openat", ENAMETOOLONG, NULL);
+  }
+  struct wq_rec r = {.type = WQ_CREATE, .fd = dirfd, .flags = (uint32_t)flags, .len = (uint32_t)n};
+  r.mode = (uint32_t)mode;
+  napi_value out = wq_push(env, q, &r, name);
+  free(name);
+  return out;
 }
 
 /* wqHash(queue, data): queues a copy of data for the queue's SHA-256. */
@@ -804,7 +901,8 @@ static napi_value wq_finish_js(napi_env env, napi_callback_info info) {
     napi_get_typedarray_info(env, argv[2], &t, &plen, &path, &ab, &byte_off);
   }
   if (plen > sizeof q->err_path - 1) plen = sizeof q->err_path - 1; /* enough to name the file */
-  struct wq_rec r = {.type = WQ_FINISH, .fd = fd, .flags = (uint32_t)flags, .len = (uint32_t)plen};
+  const uint32_t known = WQF_CHOWN | WQF_TRUNCATE | WQF_META | WQF_KEEP_OPEN;
+  struct wq_rec r = {.type = WQ_FINISH, .fd = fd, .flags = (uint32_t)flags & known, .len = (uint32_t)plen};
   r.uid = (uint32_t)uid;
   r.gid = (uint32_t)gid;
   r.mode = (uint32_t)mode;
@@ -856,6 +954,19 @@ static napi_value wq_drain_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* wqBacklog(queue) -> the bytes queued and not yet run. */
+static napi_value wq_backlog_js(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  struct wq *q = wq_arg(env, argv[0]);
+  if (!q) return NULL;
+  pthread_mutex_lock(&q->mu);
+  double used = (double)q->used;
+  pthread_mutex_unlock(&q->mu);
+  napi_value v;
+  napi_create_double(env, used, &v);
+  return v;
+}
+
 /* wqClose(queue): finishes what is queued (closing every fd handed over), stops the thread.
  * Never throws for a write error: call wqDrain first to see it. */
 static napi_value wq_close_js(napi_env env, napi_callback_info info) {
@@ -864,6 +975,7 @@ static napi_value wq_close_js(napi_env env, napi_callback_info info) {
   if (napi_get_value_external(env, argv[0], (void **)&q) != napi_ok || !q)
     return hood_throw_type(env, "queue must be a write queue");
   wq_shutdown(q);
+  wq_release_refs(env, q, 1);
   return NULL;
 }
 
@@ -884,10 +996,12 @@ void hood_register_fsat(napi_env env, napi_value exports) {
   hood_export(env, exports, "fsatReadlink", fsat_readlink);
   hood_export(env, exports, "fsatReaddir", fsat_readdir);
   hood_export(env, exports, "wqCreate", wq_create);
+  hood_export(env, exports, "wqCreateFile", wq_create_file_js);
   hood_export(env, exports, "wqWrite", wq_write_js);
   hood_export(env, exports, "wqFinish", wq_finish_js);
   hood_export(env, exports, "wqHash", wq_hash_js);
   hood_export(env, exports, "wqDigest", wq_digest_js);
   hood_export(env, exports, "wqDrain", wq_drain_js);
+  hood_export(env, exports, "wqBacklog", wq_backlog_js);
   hood_export(env, exports, "wqClose", wq_close_js);
 }

@@ -304,6 +304,11 @@ static int run_step(struct executor *x, int32_t index, const struct step *s) {
   case OP_FIND_EXEC: return step_find_exec(&a[0]);
   case OP_EXEC: return step_exec(a);
   case OP_CLOSE_FD: return ERR(close((int)a[0].i));
+  case OP_PRIVATIZE_MOUNT: return step_privatize_mount(a);
+  case OP_MOUNT_SETATTR: return step_mount_setattr(x, a);
+  case OP_IDMAP_TREE: return step_idmap_tree(x, a);
+  case OP_MOVE_MOUNT: return step_move_mount(x, a);
+  case OP_WRITE_PROCFS: return step_write_procfs(x, a);
   }
   return -EINVAL;
 }
@@ -313,6 +318,7 @@ static unsigned char program[PROGRAM_MAX] __attribute__((aligned(8)));
 
 int main(int argc, char **argv) {
   struct executor x = {.sync = -1, .root = -1};
+  for (int i = 0; i < TREE_SLOTS; i++) x.trees[i] = -1;
   if (argc < 2) return 1;
   char *end;
   long fd = strtol(argv[1], &end, 10);

@@ -6,9 +6,13 @@
 
 #include <sys/types.h>
 
+/* Detached mount trees made by idmap-tree, waiting for move-mount. */
+#define TREE_SLOTS 64
+
 struct executor {
   int sync; /* the sync socket to the parent (close-on-exec) */
   int root; /* the container's root directory (O_PATH), -1 before open-root */
+  int trees[TREE_SLOTS]; /* -1 when empty */
 };
 
 /* Sends a 24-byte message on the sync socket (MSG_NOSIGNAL). */
@@ -37,5 +41,12 @@ int step_symlink(struct executor *x, const struct arg *a);
 int step_pivot_root(struct executor *x);
 int step_move_root(struct executor *x);
 int step_console(struct executor *x, const struct arg *a);
+
+/* Mount-tree steps (mounts.c): propagation, mount_setattr, idmapped trees. */
+int step_privatize_mount(const struct arg *a);
+int step_mount_setattr(struct executor *x, const struct arg *a);
+int step_idmap_tree(struct executor *x, const struct arg *a);
+int step_move_mount(struct executor *x, const struct arg *a);
+int step_write_procfs(struct executor *x, const struct arg *a);
 
 #endif

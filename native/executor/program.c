@@ -18,7 +18,9 @@ static const char *const SIGNATURES[OP_COUNT] = {
     [OP_SETRESGID] = "i", [OP_SETRESUID] = "i", [OP_PRCTL] = "iiiii", [OP_CAPSET] = "iii",
     [OP_UMASK] = "i", [OP_CHDIR] = "s", [OP_SECCOMP] = "ibi", [OP_CONSOLE] = "iii",
     [OP_CLOSE_FDS] = "iI", [OP_WAIT_FOR_START] = "i", [OP_FIND_EXEC] = "l",
-    [OP_EXEC] = "lll", [OP_CLOSE_FD] = "i",
+    [OP_EXEC] = "lll", [OP_CLOSE_FD] = "i", [OP_PRIVATIZE_MOUNT] = "s",
+    [OP_MOUNT_SETATTR] = "siiii", [OP_IDMAP_TREE] = "siissi", [OP_MOVE_MOUNT] = "isi",
+    [OP_WRITE_PROCFS] = "sb",
 };
 
 struct cursor {

@@ -19,7 +19,7 @@ import { type TarEntry, TarReader, type TarReaderOptions } from "./tar-reader.ts
 import { recordEnd } from "./tar-split/disassemble.ts";
 import { SplitRecorder } from "./tar-split/recorder.ts";
 import { overlayOpaqueXattr, whiteoutOf } from "./whiteout.ts";
-import { FINISH, WriteQueue } from "./write-queue.ts";
+import { CURRENT, FINISH, WriteQueue } from "./write-queue.ts";
 
 export interface ExtractOptions extends TarReaderOptions, DecompressOptions {
   /**
@@ -50,12 +50,58 @@ function errCode(e: unknown): string {
   return (e as { code?: string }).code ?? "";
 }
 
+/**
+ * What this extraction has made, by path (bytes as latin1). While `fresh` (the target started
+ * empty and nothing was removed since), a name not made here does not exist, so a file can be
+ * created on the write queue's thread without looking first: the queue may still be creating
+ * it when the next entry is read. Any other step on a name the queue may not have created
+ * yet waits for the queue first (`settle`).
+ */
+class Made {
+  private readonly all = new Set<string>();
+  private readonly dirs = new Set<string>([""]);
+
+  constructor(
+    public fresh: boolean,
+    private readonly settle: () => void,
+  ) {}
+
+  has(key: string): boolean {
+    return this.all.has(key);
+  }
+
+  isDir(key: string): boolean {
+    return this.dirs.has(key);
+  }
+
+  add(key: string, dir: boolean): void {
+    this.all.add(key);
+    if (dir) this.dirs.add(key);
+  }
+
+  /** Before a step on `key`: lets a create of that name queued earlier happen first. */
+  touch(key: string): void {
+    if (this.all.has(key) && !this.dirs.has(key)) this.settle();
+  }
+
+  /** Something was removed: from now on every name is looked at before it is made. */
+  removed(): void {
+    this.settle();
+    this.fresh = false;
+  }
+}
+
 /** Where one archive is being written: the root fd and a small cache of parent dir fds. */
 class Target {
   private cache = new Map<string, number>();
-  private readonly cacheMax = 16;
+  private readonly cacheMax = 64;
 
-  constructor(readonly rootFd: number) {}
+  constructor(
+    readonly rootFd: number,
+    private readonly made: Made,
+    /** Waits for the write queue: it may hold creates in a cached directory fd. */
+    private readonly settle: () => void,
+  ) {}
 
   /** An fd of the directory `comps`, resolved in the root; created (0755) when missing. */
   dir(comps: Buffer[]): number {
@@ -63,6 +109,11 @@ class Target {
     const key = joinComponents(comps).toString("latin1");
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
+    // A component may be a file or symlink the queue has yet to create: resolve after it.
+    for (let i = 1, k = ""; i <= comps.length; i++) {
+      k = i === 1 ? comps[0]!.toString("latin1") : `${k}/${comps[i - 1]!.toString("latin1")}`;
+      this.made.touch(k);
+    }
     let fd: number;
     try {
       fd = openInRoot(this.rootFd, joinComponents(comps), O.PATH | O.DIRECTORY);
@@ -73,6 +124,7 @@ class Target {
       const parent = this.dir(comps.slice(0, -1));
       try {
         fsat().fsatMkdir(parent, comps[comps.length - 1]!, 0o755);
+        this.made.add(key, true);
       } catch (e2) {
         if (errCode(e2) !== "EEXIST") {
           throw syscallError(`extract: create directory ${showPath(joinComponents(comps))}`, e2);
@@ -90,6 +142,7 @@ class Target {
 
   /** Forgets cached fds of `key` and everything below it: called when that path is removed. */
   forget(key: string): void {
+    this.settle();
     for (const [k, fd] of this.cache) {
       if (k === key || k.startsWith(`${key}/`) || key === "") {
         closeSync(fd);
@@ -104,12 +157,24 @@ class Target {
   }
 
   invalidate(): void {
+    if (this.cache.size > 0) this.settle();
     for (const fd of this.cache.values()) closeSync(fd);
     this.cache.clear();
   }
 
+  /** After the write queue was closed (it has run everything). */
   close(): void {
-    this.invalidate();
+    for (const fd of this.cache.values()) closeSync(fd);
+    this.cache.clear();
+  }
+}
+
+/** True when the directory is empty (false when it cannot be read: then nothing is assumed). */
+function isEmptyDir(fd: number): boolean {
+  try {
+    return fsat().fsatReaddir(fd).length === 0;
+  } catch {
+    return false;
   }
 }
 
@@ -180,11 +245,13 @@ export async function extractIntoFd(
     warnings.push(m);
     options.onWarning?.(m);
   };
-  const t = new Target(rootFd);
+  const wq = new WriteQueue("extract");
+  const settle = () => wq.drain();
+  const made = new Made(isEmptyDir(rootFd), settle);
+  const t = new Target(rootFd, made, settle);
   // Only "apply" needs to know which paths this layer made (whiteouts never hide them).
   const created = mode === "apply" ? new Set<string>() : undefined;
   const dirs: DeferredDir[] = [];
-  const wq = new WriteQueue("extract");
   let entries = 0;
   let canMknod = true;
   try {
@@ -245,6 +312,9 @@ export async function extractIntoFd(
           ? rootFd
           : openInRoot(rootFd, path, O.RDONLY | O.DIRECTORY | O.NOFOLLOW);
     } catch (e) {
+      // A later entry replaced the directory (with a file or a symlink, or removed it): its
+      // metadata went with it.
+      if (ELOOP_LIKE.has(errCode(e)) || errCode(e) === "ENOENT") return;
       throw syscallError(`extract: open directory ${showPath(path)}`, e);
     }
     try {
@@ -309,6 +379,7 @@ export async function extractIntoFd(
     if (mode !== "keep") {
       const wh = whiteoutOf(base);
       if (wh) {
+        made.removed();
         applyWhiteout(parentComps, wh.kind === "opaque" ? undefined : wh.name);
         return undefined;
       }
@@ -316,6 +387,26 @@ export async function extractIntoFd(
     const parent = t.dir(parentComps);
     markCreated(comps);
     const path = joinComponents(comps);
+    const key = path.toString("latin1");
+    const slash = key.lastIndexOf("/");
+    const parentKey = slash < 0 ? "" : key.slice(0, slash);
+    if (
+      h.kind === "file" &&
+      made.fresh &&
+      // When the queue's thread is the slower one (creating files costs more on ext4 than on
+      // tmpfs), this thread creates the file itself and only hands over its data and metadata.
+      wq.backlog() < wq.ringBytes / 4 &&
+      !made.has(key) &&
+      made.isDir(parentKey) &&
+      !h.sparse &&
+      h.xattrs.size === 0 &&
+      (!sameOwner || (h.uid <= 0xffffffff && h.gid <= 0xffffffff))
+    ) {
+      made.add(key, false);
+      return queueFile(parent, base, path, h);
+    }
+    made.touch(key);
+    made.add(key, h.kind === "directory");
 
     switch (h.kind) {
       case "directory": {
@@ -364,6 +455,8 @@ export async function extractIntoFd(
         return undefined;
       }
       case "hardlink": {
+        // Its target may be a file the queue has yet to create.
+        settle();
         const tcomps = memberComponents(h.linkname);
         if (tcomps === "dotdot" || tcomps.length === 0) {
           warn(`extract: skipped hardlink ${showPath(path)}: bad target ${showPath(h.linkname)}`);
@@ -458,12 +551,39 @@ export async function extractIntoFd(
   }
 
   function replace(parent: number, base: Buffer, path: Buffer): void {
+    made.removed();
     try {
       removeAt(parent, base);
     } catch (e) {
       throw syscallError(`extract: remove ${showPath(path)} to replace it`, e);
     }
     t.forget(path.toString("latin1"));
+  }
+
+  /** A file made entirely on the queue's thread: create, data, owner, mode, times, close. */
+  function queueFile(parent: number, base: Buffer, path: Buffer, h: TarHeader): DataSink {
+    wq.create(parent, base, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW, 0o600);
+    return {
+      data(chunk: Buffer) {
+        wq.write(CURRENT, chunk);
+      },
+      end() {
+        wq.finish(
+          CURRENT,
+          path,
+          (sameOwner ? FINISH.CHOWN : 0) | FINISH.META,
+          { uid: h.uid, gid: h.gid, mode: h.mode & 0o7777 },
+          { atime: h.atime ?? h.mtime, mtime: h.mtime },
+        );
+      },
+      abort() {
+        try {
+          wq.finish(CURRENT, path, 0);
+        } catch {
+          // the error that made us give up is the one to report
+        }
+      },
+    };
   }
 
   function openFile(parent: number, base: Buffer, path: Buffer, h: TarHeader): DataSink {

@@ -43,6 +43,13 @@ export interface FsatAddon {
   fsatReadlink(dirfd: number, path: PathArg): Buffer;
   fsatReaddir(fd: number): Array<[Buffer, number]>;
   wqCreate(maxBytes: number, maxFiles: number): WriteQueueHandle;
+  wqCreateFile(
+    queue: WriteQueueHandle,
+    dirfd: number,
+    name: PathArg,
+    flags: number,
+    mode: number,
+  ): void;
   wqWrite(queue: WriteQueueHandle, fd: number, data: Uint8Array, offset: number): void;
   wqFinish(
     queue: WriteQueueHandle,
@@ -61,6 +68,7 @@ export interface FsatAddon {
   wqHash(queue: WriteQueueHandle, data: Uint8Array): void;
   wqDigest(queue: WriteQueueHandle): Buffer;
   wqDrain(queue: WriteQueueHandle): void;
+  wqBacklog(queue: WriteQueueHandle): number;
   wqClose(queue: WriteQueueHandle): void;
 }
 

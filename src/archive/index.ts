@@ -8,6 +8,7 @@ export {
   extractTar,
   removeAt,
 } from "./extract.ts";
+export { FILE_CHUNK, fileChunks } from "./file-source.ts";
 export { layerFromUpperDir, type UpperDirOptions } from "./overlay-diff.ts";
 export type { SparseInfo, TarHeader, TarTime } from "./tar-header.ts";
 export { type TarEntry, TarReader, type TarReaderOptions } from "./tar-reader.ts";

@@ -3,8 +3,10 @@
  * data and applies each file's final owner, mode and times on its own thread, in queue order,
  * while the JS thread reads, hashes and parses the next entries and creates the next files.
  * A queue can also compute a SHA-256 on its thread (sha256.ts uses one per digest).
- * Data is copied into the queue, so callers may reuse their buffers at once; bytes and files
- * in flight are bounded and a full queue blocks the caller. Once an fd is handed to the queue
+ * Pieces under 64 KiB are copied into the queue; larger ones are held by reference until
+ * written or hashed, so a caller must not change a buffer it passed (the tar reader's sources
+ * never reuse theirs). Bytes, references and files in flight are bounded and a full queue
+ * blocks the caller. Once an fd is handed to the queue
  * only the queue closes it (`finish`), so an fd number is never reused under a pending write.
  * The first error is sticky: every later call throws it.
  */
@@ -24,6 +26,7 @@ export const FINISH = {
 
 /** What each syscall of the writer was doing, for messages. */
 const DOING: Record<string, string> = {
+  openat: "create",
   write: "write",
   ftruncate: "truncate",
   fchown: "set owner of",
@@ -31,6 +34,9 @@ const DOING: Record<string, string> = {
   utimensat: "set times of",
   close: "close",
 };
+
+/** The fd of the file the last `create` made (the queue's thread knows it, not the caller). */
+export const CURRENT = -2;
 
 export interface FileTimes {
   atime: { sec: number; nsec: number };
@@ -46,10 +52,10 @@ export class WriteQueue {
   /** `what` starts error messages ("extract"). */
   constructor(
     private readonly what: string,
-    maxBytes = 8 << 20,
+    readonly ringBytes = 8 << 20,
     maxFiles = 512,
   ) {
-    this.q = fsat().wqCreate(maxBytes, maxFiles);
+    this.q = fsat().wqCreate(ringBytes, maxFiles);
   }
 
   private wrap(e: unknown): unknown {
@@ -57,6 +63,18 @@ export class WriteQueue {
     if (typeof err?.syscall !== "string" || typeof err.code !== "string") return e;
     const doing = DOING[err.syscall] ?? err.syscall;
     return syscallError(`${this.what}: ${doing} ${JSON.stringify(err.path ?? "")}`, e);
+  }
+
+  /**
+   * Queues the creation of `name` in `dirFd` (openat with `flags`, `mode`); later `write` and
+   * `finish` calls with fd CURRENT mean that file. `dirFd` must stay open until `drain()`.
+   */
+  create(dirFd: number, name: Uint8Array, flags: number, mode: number): void {
+    try {
+      fsat().wqCreateFile(this.q, dirFd, name, flags, mode);
+    } catch (e) {
+      throw this.wrap(e);
+    }
   }
 
   /** Queues `data` for `fd` at `offset` (-1: where the previous write ended). */
@@ -116,6 +134,11 @@ export class WriteQueue {
     } catch (e) {
       throw this.wrap(e);
     }
+  }
+
+  /** Bytes queued and not yet run (a busy thread). */
+  backlog(): number {
+    return fsat().wqBacklog(this.q);
   }
 
   /** Waits until everything queued is written; throws the first error. */

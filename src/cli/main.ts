@@ -27,8 +27,10 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   features: () => import("./features.ts"),
   demo: () => import("./demo.ts"),
   caps: () => import("./caps.ts"),
+  mounts: () => import("./mounts.ts"),
   seccomp: () => import("./seccomp.ts"),
   "tar-split": () => import("./tar-split.ts"),
+  storage: () => import("./storage.ts"),
 };
 
 const USAGE = `hood - a Linux container runtime (runc's command line)
@@ -53,8 +55,10 @@ commands:
   features   show the runtime features
   demo       run a busybox container built from busybox-static
   caps       decode, encode and show capabilities (of a pid or a container)
+  mounts     show the mount tree and propagation of a pid or a container
   seccomp    compile, disassemble, simulate and dump seccomp filters
   tar-split  disassemble and reassemble tar archives bit for bit (Go tar-split's CLI)
+  storage    the layer store: import, export, create, diff, commit layers and rootfs
 
 global options:
   --root DIR          state directory (default /run/hood)

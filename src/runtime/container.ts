@@ -280,10 +280,9 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
   } catch (e) {
     fds.closeAll();
     if (launch) {
+      // The clone3 child, when a fork step replaced it, is reaped by the Launch itself.
       launch.kill();
       await a.pidfdWait(launch.processPidfd).catch(() => undefined);
-      if (launch.pidfd !== launch.processPidfd)
-        await a.pidfdWait(launch.pidfd).catch(() => undefined);
     }
     if (cgroup) await removeContainerCgroup(cgroup.dirs).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

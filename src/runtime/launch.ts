@@ -83,6 +83,8 @@ export class Launch {
   processPidfd: number;
   private sock: number;
   private closed = false;
+  /** The clone3 child's pidfd while a fork step's parent is still being reaped. */
+  private intermediateFd = -1;
   private readonly steps: readonly Step[];
   private readonly handlers: LaunchHandlers;
 
@@ -177,8 +179,14 @@ export class Launch {
         case MSG.FORKED: {
           this.processPid = Number(msg.value);
           this.processPidfd = a.pidfdOpen(this.processPid);
-          // The clone3 child exits right after the fork; reap it.
-          void a.pidfdWait(this.pidfd).then(() => closeSync(this.pidfd));
+          // The clone3 child exits right after the fork; reap it, then forget its pidfd so
+          // that nothing signals or waits on a closed (maybe reused) fd number.
+          const intermediate = this.pidfd;
+          this.intermediateFd = intermediate;
+          void a.pidfdWait(intermediate).then(
+            () => this.releaseIntermediate(intermediate),
+            () => this.releaseIntermediate(intermediate),
+          );
           break;
         }
         case MSG.SYNC: {
@@ -211,6 +219,11 @@ export class Launch {
     );
   }
 
+  private releaseIntermediate(fd: number): void {
+    if (this.intermediateFd === fd) this.intermediateFd = -1;
+    closeSync(fd);
+  }
+
   /** Stops talking to the executor (create exits and leaves it waiting on the FIFO). */
   detach(): void {
     if (this.closed) return;
@@ -221,7 +234,9 @@ export class Launch {
   /** Kills whatever was started (after a failure), and reaps it. */
   kill(): void {
     const a = addon();
-    for (const fd of new Set([this.pidfd, this.processPidfd])) {
+    const live =
+      this.processPidfd === this.pidfd ? [this.pidfd] : [this.processPidfd, this.intermediateFd];
+    for (const fd of live.filter((f) => f >= 0)) {
       try {
         a.pidfdSendSignal(fd, 9);
       } catch {

@@ -2,8 +2,9 @@
  * Turns the security parts of a process (capabilities, seccomp) into what the setup program
  * needs, reporting warnings through the caller.
  */
-import { HoodError } from "../errors.ts";
+
 import { readFileSync } from "node:fs";
+import { HoodError } from "../errors.ts";
 import { lastCap, parseProcStatus, planCapabilities } from "../linux/capabilities.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
 import type { SeccompPlan } from "../setup/compile.ts";

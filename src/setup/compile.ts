@@ -9,7 +9,13 @@ import type { LinuxIDMapping, Process, Spec } from "../oci/runtime-spec.ts";
 import { sysctlPath } from "../oci/sysctl.ts";
 import { containerDevices, deviceSteps, devLinkSteps } from "./devices.ts";
 import { MS, rootfsPropagationFlags } from "./mount-options.ts";
-import { type CgroupHierarchy, mountSteps } from "./mounts.ts";
+import {
+  type CgroupHierarchy,
+  idmapTreeStep,
+  isIdmapped,
+  propagationSteps as mountPropagationSteps,
+  mountSteps,
+} from "./mounts.ts";
 import {
   type CapabilityPlan,
   execCandidates,
@@ -87,10 +93,16 @@ function has(spec: Spec, type: NamespaceType): boolean {
   return nsList(spec).some((n) => n.type === type);
 }
 
-/** The part of a program that enters namespaces: clone3 flags plus setns/unshare/fork steps. */
+/**
+ * The part of a program that enters namespaces: clone3 flags plus setns/unshare/fork steps.
+ * With `late` the executor starts in the host's namespaces and unshares them itself, as when
+ * joining: id-mapped mount trees must be made as root of the host's user namespace, and with
+ * the host's pids (their helper's /proc/PID/uid_map must name the right process).
+ */
 function namespaceSteps(
   spec: Spec,
   joinFds: Partial<Record<NamespaceType, number>>,
+  late = false,
 ): Pick<InitProgram, "cloneFlags" | "idmap" | "becomeRoot" | "forks"> & { steps: Step[] } {
   const list = nsList(spec);
   const uid = spec.linux?.uidMappings ?? [];
@@ -102,7 +114,7 @@ function namespaceSteps(
   // namespace is always made by unshare in the executor, never by clone3.
   const unshareLater = (t: NamespaceType) => t === "time";
 
-  if (joined.length === 0) {
+  if (joined.length === 0 && !late) {
     let cloneFlags = 0n;
     for (const n of list) if (!unshareLater(n.type)) cloneFlags |= NAMESPACES[n.type].flag;
     const steps: Step[] = [];
@@ -174,8 +186,15 @@ function timeSteps(spec: Spec): Step[] {
   return steps;
 }
 
-/** The rootfs, mounts, devices and pivot_root, for a container with a new mount namespace. */
-function rootfsSteps(o: CompileOptions, inUserns: boolean): Step[] {
+/**
+ * The rootfs, mounts, devices and pivot_root, for a container with a new mount namespace, in
+ * runc's order. The host's tree (as copied into the namespace) first gets rootfsPropagation
+ * (default rslave), which decides what binds of host paths inherit; then the mount holding
+ * the rootfs is made private, so that neither the rootfs bind nor anything mounted below it
+ * propagates back to the host (and pivot_root, which refuses a shared parent, works).
+ * `slots` maps a spec mount's index to the slot of its id-mapped tree.
+ */
+function rootfsSteps(o: CompileOptions, inUserns: boolean, slots: Map<number, number>): Step[] {
   const { spec } = o;
   const steps: Step[] = [];
   const hostRoot = MOUNT_HOW.SOURCE_NULL;
@@ -186,11 +205,18 @@ function rootfsSteps(o: CompileOptions, inUserns: boolean): Step[] {
         source: "",
         target: "/",
         fstype: "",
-        flags: rootfsPropagationFlags(spec.linux?.rootfsPropagation),
+        flags: hostTreePropagation(spec.linux?.rootfsPropagation),
         data: "",
         how: hostRoot,
       },
       "set the propagation of the host root in the new mount namespace",
+    ),
+  );
+  steps.push(
+    step(
+      "privatize-mount",
+      { path: o.rootfs },
+      `make the mount holding the rootfs ${JSON.stringify(o.rootfs)} private`,
     ),
   );
   steps.push(
@@ -203,7 +229,9 @@ function rootfsSteps(o: CompileOptions, inUserns: boolean): Step[] {
   steps.push(step("open-root", { path: o.rootfs }, `open the rootfs ${JSON.stringify(o.rootfs)}`));
   steps.push(step("umask", { mask: 0 }, "clear the umask while creating devices"));
   const mounts = spec.mounts ?? [];
-  for (const m of mounts) steps.push(...mountSteps(m, o.bundle, o.cgroups));
+  mounts.forEach((m, i) => {
+    steps.push(...mountSteps(m, o.bundle, o.cgroups, slots.get(i)));
+  });
   // runc creates devices only when /dev is not the host's own /dev bound in.
   const devBound = mounts.some(
     (m) => m.destination === "/dev" && (m.type === "bind" || m.options?.includes("rbind")),
@@ -218,13 +246,67 @@ function rootfsSteps(o: CompileOptions, inUserns: boolean): Step[] {
   return steps;
 }
 
+/**
+ * rootfsPropagation as applied to the host's tree in the new namespace. An unbindable tree
+ * would refuse every bind of a host path (runc fails there); private keeps the host out just
+ * the same, and the container's own tree becomes unbindable after pivot_root.
+ */
+function hostTreePropagation(value: string | undefined): number {
+  const flags = rootfsPropagationFlags(value);
+  return flags & MS.UNBINDABLE ? (flags & ~MS.UNBINDABLE) | MS.PRIVATE : flags;
+}
+
+/**
+ * Propagation inside the container, once its tree is complete: rootfsPropagation on the new
+ * root (the rootfs bind was made under a private parent, so only now can it become shared or
+ * unbindable; runc does the same since opencontainers/runc#4724), then each mount's own
+ * words, which therefore win over it. It comes after masking, whose binds an unbindable
+ * tree would refuse.
+ */
+function propagationSteps(spec: Spec): Step[] {
+  const steps: Step[] = [];
+  const value = spec.linux?.rootfsPropagation;
+  if (value) {
+    steps.push(
+      step(
+        "mount",
+        {
+          source: "",
+          target: "/",
+          fstype: "",
+          flags: rootfsPropagationFlags(value),
+          data: "",
+          how: MOUNT_HOW.SOURCE_NULL,
+        },
+        `set the propagation of the container's root to ${value}`,
+      ),
+    );
+  }
+  for (const m of spec.mounts ?? []) steps.push(...mountPropagationSteps(m));
+  return steps;
+}
+
+/** Id-mapped mounts: the steps that make their trees, and each one's slot by mount index. */
+function idmapTrees(spec: Spec, bundle: string): { steps: Step[]; slots: Map<number, number> } {
+  const steps: Step[] = [];
+  const slots = new Map<number, number>();
+  const container = { uid: spec.linux?.uidMappings, gid: spec.linux?.gidMappings };
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (!isIdmapped(m)) return;
+    slots.set(i, steps.length);
+    steps.push(idmapTreeStep(m, bundle, steps.length, hasNew(spec, "user") ? container : {}));
+  });
+  return { steps, slots };
+}
+
 function hardeningSteps(spec: Spec): Step[] {
   const steps: Step[] = [];
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     const rel = sysctlPath(key);
     if (rel === undefined) throw new RangeError(`invalid sysctl name ${JSON.stringify(key)}`);
     const path = `/proc/sys/${rel}`;
-    steps.push(step("write-file", { path, data: value, inRoot: 1 }, `set sysctl ${key}`));
+    // Only into the container's own procfs: never through something bound over the path.
+    steps.push(step("write-procfs", { path, data: value }, `set sysctl ${key}`));
   }
   for (const path of spec.linux?.readonlyPaths ?? []) {
     steps.push(step("readonly-path", { path }, `make ${JSON.stringify(path)} read-only`));
@@ -338,11 +420,17 @@ export function compileInit(o: CompileOptions): InitProgram {
   const { spec } = o;
   const process = spec.process;
   if (!process) throw new Error("the spec has no process to run");
-  const ns = namespaceSteps(spec, o.joinFds);
-  const steps = [...ns.steps];
-  const inUserns = has(spec, "user");
   const newMount = hasNew(spec, "mount");
-  if (newMount) steps.push(...rootfsSteps(o, inUserns));
+  const trees = idmapTrees(spec, o.bundle);
+  if (trees.steps.length > 0 && !newMount) {
+    throw new RangeError("id-mapped mounts need a new mount namespace");
+  }
+  // Trees are made first, in the host's namespaces; the new ones are then entered by unshare
+  // rather than by clone3.
+  const ns = namespaceSteps(spec, o.joinFds, trees.steps.length > 0);
+  const steps = [...trees.steps, ...ns.steps];
+  const inUserns = has(spec, "user");
+  if (newMount) steps.push(...rootfsSteps(o, inUserns, trees.slots));
   else {
     if (o.hooks) steps.push(step("sync", { tag: TAG.HOOKS }, "run the createRuntime hooks"));
     steps.push(step("open-root", { path: o.rootfs }, "open the rootfs"));
@@ -355,7 +443,7 @@ export function compileInit(o: CompileOptions): InitProgram {
       step("setdomainname", { name: spec.domainname }, `set the domainname ${spec.domainname}`),
     );
   }
-  if (newMount) steps.push(...hardeningSteps(spec));
+  if (newMount) steps.push(...hardeningSteps(spec), ...propagationSteps(spec));
   const keep = o.execFifoFd !== null ? [o.execFifoFd] : [];
   steps.push(
     ...processSteps(process, {

@@ -92,6 +92,13 @@ export const MOUNT_ATTR = {
   NOSYMFOLLOW: 0x200000,
 } as const;
 
+/** mount_setattr and open_tree flag: apply to the whole tree below the path. */
+export const AT_RECURSIVE = 0x8000;
+
+/**
+ * runc's recursive words. An access-time mode is one value in a 3-bit field, so setting one
+ * must also clear the field (mount_setattr(2)); RELATIME is the field's zero value.
+ */
 const RECURSIVE_WORDS: Record<string, { clear: boolean; attr: number }> = {
   rro: { clear: false, attr: MOUNT_ATTR.RDONLY },
   rrw: { clear: true, attr: MOUNT_ATTR.RDONLY },
@@ -103,9 +110,41 @@ const RECURSIVE_WORDS: Record<string, { clear: boolean; attr: number }> = {
   rexec: { clear: true, attr: MOUNT_ATTR.NOEXEC },
   rnodiratime: { clear: false, attr: MOUNT_ATTR.NODIRATIME },
   rdiratime: { clear: true, attr: MOUNT_ATTR.NODIRATIME },
+  rrelatime: { clear: false, attr: MOUNT_ATTR.RELATIME },
+  rnorelatime: { clear: true, attr: MOUNT_ATTR.RELATIME },
+  rnoatime: { clear: false, attr: MOUNT_ATTR.NOATIME },
+  ratime: { clear: true, attr: MOUNT_ATTR.NOATIME },
+  rstrictatime: { clear: false, attr: MOUNT_ATTR.STRICTATIME },
+  rnostrictatime: { clear: true, attr: MOUNT_ATTR.STRICTATIME },
   rnosymfollow: { clear: false, attr: MOUNT_ATTR.NOSYMFOLLOW },
   rsymfollow: { clear: true, attr: MOUNT_ATTR.NOSYMFOLLOW },
 };
+
+/**
+ * The access-time words as the mode they select: the field takes one value, so a word that
+ * turns a mode off selects the kernel's default (relatime), and rnorelatime selects strictatime.
+ */
+const ATIME_WORDS: Record<string, number> = {
+  rrelatime: MOUNT_ATTR.RELATIME,
+  rnorelatime: MOUNT_ATTR.STRICTATIME,
+  rnoatime: MOUNT_ATTR.NOATIME,
+  ratime: MOUNT_ATTR.RELATIME,
+  rstrictatime: MOUNT_ATTR.STRICTATIME,
+  rnostrictatime: MOUNT_ATTR.RELATIME,
+};
+
+/**
+ * The restricting flags of a recursive bind, as mount_setattr attributes, so that every
+ * submount gets them too (a remount reaches only the top mount).
+ */
+export function recursiveAttrsOf(flags: number): number {
+  let attr = 0;
+  if (flags & MS.RDONLY) attr |= MOUNT_ATTR.RDONLY;
+  if (flags & MS.NOSUID) attr |= MOUNT_ATTR.NOSUID;
+  if (flags & MS.NODEV) attr |= MOUNT_ATTR.NODEV;
+  if (flags & MS.NOEXEC) attr |= MOUNT_ATTR.NOEXEC;
+  return attr;
+}
 
 export interface ParsedMountOptions {
   flags: number;
@@ -140,7 +179,11 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     }
     const rec = RECURSIVE_WORDS[word];
     if (rec) {
-      if (rec.clear) {
+      const atime = ATIME_WORDS[word];
+      if (atime !== undefined) {
+        recAttrSet = (recAttrSet & ~MOUNT_ATTR._ATIME) | atime;
+        recAttrClear |= MOUNT_ATTR._ATIME;
+      } else if (rec.clear) {
         recAttrClear |= rec.attr;
         recAttrSet &= ~rec.attr;
       } else {
@@ -171,5 +214,11 @@ export const PROPAGATION_MASK = MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABL
 
 /** Every option word hood applies (for `hood features`); fs-specific data words are extra. */
 export function knownMountOptionWords(): string[] {
-  return [...Object.keys(FLAG_WORDS), ...Object.keys(PROPAGATION_WORDS)].sort();
+  return [
+    ...Object.keys(FLAG_WORDS),
+    ...Object.keys(PROPAGATION_WORDS),
+    ...Object.keys(RECURSIVE_WORDS),
+    "idmap",
+    "ridmap",
+  ].sort();
 }

@@ -43,6 +43,17 @@ export const OPS = {
   "find-exec": { code: 30, args: ["candidates:l"] },
   exec: { code: 31, args: ["candidates:l", "argv:l", "envp:l"] },
   "close-fd": { code: 32, args: ["fd:i"] },
+  "privatize-mount": { code: 33, args: ["path:s"] },
+  "mount-setattr": {
+    code: 34,
+    args: ["path:s", "flags:i", "set:i", "clear:i", "propagation:i"],
+  },
+  "idmap-tree": {
+    code: 35,
+    args: ["source:s", "openFlags:i", "attrFlags:i", "uidMap:s", "gidMap:s", "slot:i"],
+  },
+  "move-mount": { code: 36, args: ["slot:i", "target:s", "how:i"] },
+  "write-procfs": { code: 37, args: ["path:s", "data:s"] },
 } as const satisfies Record<string, { code: number; args: readonly string[] }>;
 
 export type OpName = keyof typeof OPS;

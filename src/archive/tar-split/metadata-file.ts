@@ -30,7 +30,7 @@ export async function* maybeGunzip(chunks: AsyncIterable<Uint8Array>): AsyncGene
   if (head[0] === 0x1f && head[1] === 0x8b) {
     // Large steps, and room for the next one while this thread decodes the last: gunzip
     // runs on libuv's threadpool beside the decoding instead of taking turns with it.
-    const gunzip = createGunzip({ chunkSize: 1 << 20, highWaterMark: 4 << 20 } as ZlibOptions);
+    const gunzip = createGunzip({ chunkSize: 256 << 10, highWaterMark: 1 << 20 } as ZlibOptions);
     const pump = (async () => {
       try {
         for await (const c of rest) {

@@ -12,6 +12,8 @@ import { encodeEntry, FILE_TYPE, SEGMENT_TYPE } from "./storage.ts";
 /** Largest raw segment written as one line (a sparse file's data, trailing junk). */
 export const MAX_SEGMENT = 1 << 20;
 
+const SEGMENT_HEAD = `{"type":${SEGMENT_TYPE},"payload":"`;
+
 /** Room for metadata before take(); a line that does not fit grows it. */
 const OUT_SIZE = (1 << 20) + (256 << 10);
 
@@ -40,25 +42,42 @@ export class SplitRecorder {
     return b;
   }
 
+  /** Makes room for `bytes` more. */
+  private room(bytes: number): void {
+    if (this.used + bytes <= this.out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.used + bytes));
+    this.out.copy(bigger, 0, 0, this.used);
+    this.out = bigger;
+  }
+
   private push(line: string): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
-    if (this.used + line.length * 3 > this.out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.used + line.length * 3));
-      this.out.copy(bigger, 0, 0, this.used);
-      this.out = bigger;
-    }
+    this.room(line.length * 3);
     this.used += this.out.write(line, this.used);
   }
 
+  /**
+   * A segment line, written in pieces: the same bytes as encodeEntry() gives (base64 and
+   * digits are ASCII), without building and then re-encoding one long string per header.
+   */
   segment(bytes: Buffer): void {
-    this.push(
-      encodeEntry({ type: SEGMENT_TYPE, payload: bytes, size: 0, position: this.position++ }),
-    );
+    if (bytes.length === 0) {
+      this.push(
+        encodeEntry({ type: SEGMENT_TYPE, payload: bytes, size: 0, position: this.position++ }),
+      );
+      return;
+    }
+    const b64 = bytes.toString("base64");
+    const tail = `","position":${this.position++}}\n`;
+    this.room(SEGMENT_HEAD.length + b64.length + tail.length);
+    this.used += this.out.write(SEGMENT_HEAD, this.used, "latin1");
+    this.used += this.out.write(b64, this.used, "latin1");
+    this.used += this.out.write(tail, this.used, "latin1");
   }
 
   /** An entry was read: records its raw header bytes. Follow with data() calls and endEntry(). */
   beginEntry(entry: TarEntry): void {
-    this.segment(Buffer.concat(entry.raw));
+    this.segment(entry.raw.length === 1 ? entry.raw[0]! : Buffer.concat(entry.raw));
     this.current = entry;
     this.crc = entry.header.sparse || entry.dataSize === 0 ? undefined : this.fileCrc.reset();
   }
