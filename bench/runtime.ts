@@ -101,6 +101,17 @@ const record = (tool: string, what: string, s: Sample) => {
 // Warm the page cache and each runtime once.
 for (const t of tools) measure(t.argv(["run", "--bundle", bundle, `warm-${t.name}`]));
 const nsenterCost = median(Array.from({ length: 10 }, () => measure([...nsenter, "true"]).ms));
+// Node's own start is the floor of a cold CLI; this sandbox's NODE_EXTRA_CA_CERTS (if set)
+// makes it parse a CA bundle at every start, so both are shown.
+const nodeFloor = median(
+  Array.from({ length: 10 }, () => measure([process.execPath, "-e", "0"]).ms),
+);
+const nodeBare = median(
+  Array.from(
+    { length: 10 },
+    () => measure(["env", "-u", "NODE_EXTRA_CA_CERTS", process.execPath, "-e", "0"]).ms,
+  ),
+);
 
 for (let i = 0; i < RUNS; i++) {
   for (const t of tools) {

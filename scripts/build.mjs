@@ -1,19 +1,23 @@
-// Bundles the CLI into one ESM file so that a cold `hood` start loads a single module.
+// Bundles the CLI into one CommonJS file, dist/hood.cjs. CommonJS because Node starts a CJS
+// entry without initialising its ESM loader, and because esbuild wraps each lazily imported
+// module in an init function: a verb's modules, and the node: built-ins they use (zlib,
+// child_process, crypto), are loaded only when that verb runs.
 import { build } from "esbuild";
 
 await build({
   entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/hood.mjs",
+  outfile: "dist/hood.cjs",
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   sourcemap: "linked",
   legalComments: "none",
-  // The addon is loaded at run time from build/Release; never inlined.
-  external: ["*.node"],
-  banner: {
-    js: "import { createRequire as __hoodCreateRequire } from 'node:module'; const require = __hoodCreateRequire(import.meta.url);",
-  },
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // The addon and zstd are loaded at run time from node_modules and build/Release.
+  external: ["*.node", "zstd-napi"],
+  define: { "import.meta.url": "__hoodModuleUrl" },
+  banner: { js: 'const __hoodModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: "warning",
 });

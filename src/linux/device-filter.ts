@@ -81,9 +81,18 @@ export class DeviceEmulator {
   /** Exceptions to the default: key -> access. */
   readonly exceptions = new Map<Key, string>();
 
+  /**
+   * The state a config's rule list amounts to. Unlike a single write, a config rule that would
+   * narrow a wider exception is refused: the kernel only edits the exception with exactly that
+   * type and numbers, so "allow c *:* rwm, deny c 1:3 w" would leave 1:3 writable while the
+   * config says otherwise. runc refuses it too.
+   */
   static fromRules(rules: readonly DeviceRule[]): DeviceEmulator {
     const e = new DeviceEmulator();
-    for (const r of rules) e.apply(r);
+    for (const r of rules) {
+      if (r.type !== "a" && r.allow === e.defaultAllow) e.refuseHole(r);
+      e.apply(r);
+    }
     return e;
   }
 
@@ -105,26 +114,30 @@ export class DeviceEmulator {
     return e;
   }
 
+  /**
+   * One write to devices.allow or devices.deny, as security/device_cgroup.c does it: "a" resets
+   * to that default with no exceptions; a rule with the other polarity ORs its access into the
+   * exception with exactly its type and numbers (dev_exception_add); a rule with the default's
+   * own polarity clears its access from that exact exception only and never fails
+   * (dev_exception_rm), whatever wider exceptions still grant.
+   */
   apply(r: DeviceRule): void {
     if (r.type === "a") {
       this.defaultAllow = r.allow;
       this.exceptions.clear();
       return;
     }
-    // A rule with the default's own polarity removes access from an exception; the other adds.
-    if (r.allow === this.defaultAllow) this.remove(r);
-    else this.add(r);
-  }
-
-  private add(r: DeviceRule): void {
     const k = keyOf(r.type, r.major, r.minor);
-    this.exceptions.set(k, normAccess((this.exceptions.get(k) ?? "") + r.access));
+    if (r.allow !== this.defaultAllow) {
+      this.exceptions.set(k, normAccess((this.exceptions.get(k) ?? "") + r.access));
+      return;
+    }
+    const left = minus(this.exceptions.get(k) ?? "", r.access);
+    if (left) this.exceptions.set(k, left);
+    else this.exceptions.delete(k);
   }
 
-  private remove(r: DeviceRule): void {
-    // The kernel only edits an exception with exactly this type and numbers: narrowing a
-    // wildcard exception ("allow c *:* rwm, deny c 1:3 w") is silently ignored there. Refuse
-    // it instead of leaving a hole the config never asked for (runc does the same).
+  private refuseHole(r: DeviceRule): void {
     for (const [major, minor] of [
       [-1, r.minor],
       [r.major, -1],
@@ -139,10 +152,6 @@ export class DeviceEmulator {
         );
       }
     }
-    const k = keyOf(r.type, r.major, r.minor);
-    const left = minus(this.exceptions.get(k) ?? "", r.access);
-    if (left) this.exceptions.set(k, left);
-    else this.exceptions.delete(k);
   }
 
   /** The rules that rebuild this state from scratch: the default first, then the exceptions. */
@@ -167,7 +176,9 @@ export class DeviceEmulator {
   /**
    * The rules to write to go from this state to target (runc's Transition). A change of default,
    * or an allow-all source (whose deny exceptions devices.list does not show), needs the
-   * disruptive "a" rule; otherwise only the access that differs is written.
+   * disruptive "a" rule; otherwise only the access that differs is written. Dropping access
+   * from an exception that a wider exception of the target still grants ("b 8:* wm" going while
+   * "b *:* w" stays) is an ordinary exact-key edit for the kernel, so it is written as is.
    */
   transition(target: DeviceEmulator): DeviceRule[] {
     const out: DeviceRule[] = [];

@@ -101,7 +101,7 @@ export interface SyscallError extends Error {
 
 let cached: NativeAddon | undefined;
 
-/** The package root: this file is src/native/addon.ts, or the bundle dist/hood.mjs. */
+/** The package root: this file is src/native/addon.ts, or the bundle dist/hood.cjs. */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {

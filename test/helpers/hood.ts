@@ -1,4 +1,4 @@
-/** Helpers for tests that run the hood CLI (the bundled dist/hood.mjs) against the real kernel. */
+/** Helpers for tests that run the hood CLI (the bundled dist/hood.cjs) against the real kernel. */
 import { type SpawnSyncOptions, spawn, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
