@@ -181,6 +181,10 @@ line([
   (seqMs.hood! / seqMs.runc!).toFixed(2),
   (seqMs.hood! / seqMs.crun!).toFixed(2),
 ]);
+const runcRun = median(results.runc!.run!.map((s) => s.ms));
+console.log(
+  `\nnode -e 0: ${nodeFloor.toFixed(1)} ms (${(nodeFloor / runcRun).toFixed(2)}x runc's run); without NODE_EXTRA_CA_CERTS: ${nodeBare.toFixed(1)} ms (${(nodeBare / runcRun).toFixed(2)}x)`,
+);
 console.log(
   `\ntargets: run hood/runc <= 1.5 (${(median(results.hood!.run!.map((s) => s.ms)) / median(results.runc!.run!.map((s) => s.ms))).toFixed(2)}), peak RSS <= 60 MB (${rss.hood!.toFixed(1)})`,
 );
