@@ -36,7 +36,16 @@ if (chosen.some((s) => s !== "unit")) {
 const extra = process.argv.slice(2).filter((a) => a.startsWith("-"));
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", ...extra, ...files],
+  [
+    "--import",
+    "tsx",
+    "--import",
+    "./test/helpers/setup.ts",
+    "--test",
+    "--test-concurrency=1",
+    ...extra,
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
