@@ -4,6 +4,7 @@ import { create, destroy, startCreated } from "../runtime/container.ts";
 import { oomKilled } from "../runtime/resources.ts";
 import { oneId, parse, within } from "./args.ts";
 import { runtimeContext } from "./context.ts";
+import { CREATE_FLAGS, createOptions } from "./create.ts";
 import { log } from "./log.ts";
 
 /** Signals run passes on to the container's init, as runc does. */
@@ -21,13 +22,8 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
     {
-      bundle: { type: "string", short: "b", default: "." },
-      "pid-file": { type: "string" },
-      "console-socket": { type: "string" },
-      "no-pivot": { type: "boolean", default: false },
-      "no-new-keyring": { type: "boolean", default: false },
+      ...CREATE_FLAGS,
       "no-subreaper": { type: "boolean", default: false },
-      "preserve-fds": { type: "string", default: "0" },
       detach: { type: "boolean", short: "d", default: false },
       keep: { type: "boolean", default: false },
     },
@@ -36,14 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   const id = oneId(positionals, "run");
   const ctx = runtimeContext();
   return within(`run ${id}`, async () => {
-    const { record, spec, launch } = await create(ctx, {
-      id,
-      bundle: values.bundle as string,
-      pidFile: values["pid-file"] as string | undefined,
-      consoleSocket: values["console-socket"] as string | undefined,
-      noPivot: values["no-pivot"] as boolean,
-      preserveFds: Number(values["preserve-fds"]),
-    });
+    const { record, spec, launch } = await create(ctx, createOptions(id, values));
     const a = addon();
     try {
       await startCreated(ctx, record, spec, launch);
