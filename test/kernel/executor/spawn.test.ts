@@ -167,8 +167,9 @@ describe("spawn: the clone3 child", { skip: skipUnlessRoot(), timeout: 60_000 },
         steps: [step("exec", { candidates: ["/bin/true"], argv: ["true"], envp: [] })],
       });
     await runProgram({ steps: [echo("sweep")] });
-    // Each stack is two mappings (guard + stack): 60 unfreed stacks would add 120 lines.
-    assert.ok(mapsLines() - before < 20, `maps grew from ${before} to ${mapsLines()}`);
+    // Each stack is two mappings (guard + stack): 60 unfreed stacks would add 120 lines. V8
+    // and libuv map memory of their own meanwhile, so allow some growth that is not stacks.
+    assert.ok(mapsLines() - before < 50, `maps grew from ${before} to ${mapsLines()}`);
   });
 
   test("many concurrent spawns each get their own stack", async () => {
