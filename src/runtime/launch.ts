@@ -144,7 +144,15 @@ export class Launch {
   private async next(): Promise<{ data: Buffer; fds: number[] } | null> {
     const a = addon();
     for (;;) {
-      const m = a.recvMsg(this.sock, 64, 4);
+      let m: { data: Buffer; fds: number[] } | null;
+      try {
+        m = a.recvMsg(this.sock, 64, 4);
+      } catch (e) {
+        // The executor exited with something we sent unread: the kernel says so once, and the
+        // messages it sent before are still queued behind it.
+        if ((e as { code?: string }).code === "ECONNRESET") continue;
+        throw e;
+      }
       if (m === null) {
         await a.waitReadable(this.sock);
         continue;
