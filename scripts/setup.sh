@@ -8,6 +8,7 @@ packages=(
   build-essential python3 make g++ pkg-config
   busybox-static
   runc crun tar-split libseccomp-dev libcap2-bin
+  btrfs-progs podman
   jq hyperfine iproute2 procps
 )
 missing=()
