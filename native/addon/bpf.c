@@ -11,20 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define ARGS(n)                                         \
-  size_t argc = n;                                      \
-  napi_value argv[n];                                   \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL); \
-  if (argc < n) return hood_throw_type(env, "too few arguments")
-
 static long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(SYS_bpf, cmd, attr, sizeof *attr);
-}
-
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
 }
 
 /* bpfProgLoad(type, insns: Buffer, license): fd. On a verifier error the message carries the
@@ -89,7 +77,7 @@ static napi_value bpf_prog_attach(napi_env env, napi_callback_info info) {
   attr.attach_type = (uint32_t)type;
   attr.attach_flags = (uint32_t)flags;
   if (sys_bpf(BPF_PROG_ATTACH, &attr) < 0) return hood_throw_errno(env, "bpf(BPF_PROG_ATTACH)", errno, NULL);
-  return undefined(env);
+  return hood_undefined(env);
 }
 
 /* bpfProgDetach(targetFd, progFd, attachType). */
@@ -106,7 +94,7 @@ static napi_value bpf_prog_detach(napi_env env, napi_callback_info info) {
   attr.attach_bpf_fd = (uint32_t)prog;
   attr.attach_type = (uint32_t)type;
   if (sys_bpf(BPF_PROG_DETACH, &attr) < 0) return hood_throw_errno(env, "bpf(BPF_PROG_DETACH)", errno, NULL);
-  return undefined(env);
+  return hood_undefined(env);
 }
 
 /* bpfProgQuery(targetFd, attachType): the ids of the programs attached directly to the cgroup. */

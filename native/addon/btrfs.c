@@ -12,18 +12,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define ARGS(n)                                         \
-  size_t argc = n;                                      \
-  napi_value argv[n];                                   \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL); \
-  if (argc < n) return hood_throw_type(env, "too few arguments")
-
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
 /* A subvolume name: one component, shorter than the ioctl's name buffer. */
 static int arg_name(napi_env env, napi_value v, char **out, size_t max) {
   if (hood_arg_string(env, v, out, "name")) return -1;
@@ -46,7 +34,7 @@ static napi_value subvol_create(napi_env env, napi_callback_info info) {
   memset(&args, 0, sizeof args);
   strcpy(args.name, name);
   int r = ioctl(dirfd, BTRFS_IOC_SUBVOL_CREATE_V2, &args);
-  napi_value out = r < 0 ? hood_throw_errno(env, "BTRFS_IOC_SUBVOL_CREATE_V2", errno, name) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "BTRFS_IOC_SUBVOL_CREATE_V2", errno, name) : hood_undefined(env);
   free(name);
   return out;
 }
@@ -67,7 +55,7 @@ static napi_value snapshot(napi_env env, napi_callback_info info) {
   args.flags = readonly ? BTRFS_SUBVOL_RDONLY : 0;
   strcpy(args.name, name);
   int r = ioctl(dirfd, BTRFS_IOC_SNAP_CREATE_V2, &args);
-  napi_value out = r < 0 ? hood_throw_errno(env, "BTRFS_IOC_SNAP_CREATE_V2", errno, name) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "BTRFS_IOC_SNAP_CREATE_V2", errno, name) : hood_undefined(env);
   free(name);
   return out;
 }
@@ -83,7 +71,7 @@ static napi_value snap_destroy(napi_env env, napi_callback_info info) {
   memset(&args, 0, sizeof args);
   strcpy(args.name, name);
   int r = ioctl(dirfd, BTRFS_IOC_SNAP_DESTROY, &args);
-  napi_value out = r < 0 ? hood_throw_errno(env, "BTRFS_IOC_SNAP_DESTROY", errno, name) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "BTRFS_IOC_SNAP_DESTROY", errno, name) : hood_undefined(env);
   free(name);
   return out;
 }
@@ -101,7 +89,7 @@ static napi_value set_readonly(napi_env env, napi_callback_info info) {
   flags = on ? (flags | BTRFS_SUBVOL_RDONLY) : (flags & ~(uint64_t)BTRFS_SUBVOL_RDONLY);
   if (ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags) < 0)
     return hood_throw_errno(env, "BTRFS_IOC_SUBVOL_SETFLAGS", errno, NULL);
-  return undefined(env);
+  return hood_undefined(env);
 }
 
 /* btrfsQuotaEnable(fd): turns quota accounting on for the filesystem of fd. */
@@ -112,7 +100,7 @@ static napi_value quota_enable(napi_env env, napi_callback_info info) {
   struct btrfs_ioctl_quota_ctl_args args = {.cmd = BTRFS_QUOTA_CTL_ENABLE};
   if (ioctl(fd, BTRFS_IOC_QUOTA_CTL, &args) < 0)
     return hood_throw_errno(env, "BTRFS_IOC_QUOTA_CTL", errno, NULL);
-  return undefined(env);
+  return hood_undefined(env);
 }
 
 /* btrfsQgroupLimit(fd, maxExclusive): limits the exclusive bytes of the subvolume of fd
@@ -130,7 +118,7 @@ static napi_value qgroup_limit(napi_env env, napi_callback_info info) {
   args.lim.max_excl = max == 0 ? (uint64_t)-1 : max;
   if (ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &args) < 0)
     return hood_throw_errno(env, "BTRFS_IOC_QGROUP_LIMIT", errno, NULL);
-  return undefined(env);
+  return hood_undefined(env);
 }
 
 /* ficlone(dstFd, srcFd): shares the source's extents (a reflink). EOPNOTSUPP, EXDEV or
@@ -140,7 +128,7 @@ static napi_value ficlone(napi_env env, napi_callback_info info) {
   int32_t dst, src;
   if (hood_arg_int32(env, argv[0], &dst, "dstFd") || hood_arg_int32(env, argv[1], &src, "srcFd")) return NULL;
   if (ioctl(dst, FICLONE, src) < 0) return hood_throw_errno(env, "FICLONE", errno, NULL);
-  return undefined(env);
+  return hood_undefined(env);
 }
 
 /* copyFileRange(srcFd, dstFd, length): copies `length` bytes from both files' offsets;

@@ -25,18 +25,6 @@
 #define F_SEAL_EXEC 0x0020
 #endif
 
-#define ARGS(n)                                              \
-  size_t argc = (n);                                         \
-  napi_value argv[(n) > 0 ? (n) : 1];                        \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);      \
-  if (argc < (n)) return hood_throw_type(env, "too few arguments")
-
-static napi_value int_value(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
-
 static napi_value socket_pair(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t type;
@@ -46,8 +34,8 @@ static napi_value socket_pair(napi_env env, napi_callback_info info) {
     return hood_throw_errno(env, "socketpair", errno, NULL);
   napi_value arr;
   napi_create_array_with_length(env, 2, &arr);
-  napi_set_element(env, arr, 0, int_value(env, sv[0]));
-  napi_set_element(env, arr, 1, int_value(env, sv[1]));
+  napi_set_element(env, arr, 0, hood_int(env, sv[0]));
+  napi_set_element(env, arr, 1, hood_int(env, sv[1]));
   return arr;
 }
 
@@ -106,7 +94,7 @@ static napi_value send_msg(napi_env env, napi_callback_info info) {
   do n = sendmsg(fd, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) return hood_throw_errno(env, "sendmsg", errno, NULL);
-  return int_value(env, (int32_t)n);
+  return hood_int(env, (int32_t)n);
 }
 
 static napi_value recv_msg(napi_env env, napi_callback_info info) {
@@ -161,7 +149,7 @@ static napi_value recv_msg(napi_env env, napi_callback_info info) {
   napi_create_buffer_copy(env, (size_t)n, buf, NULL, &data);
   free(buf);
   napi_create_array_with_length(env, nfds, &arr);
-  for (size_t i = 0; i < nfds; i++) napi_set_element(env, arr, (uint32_t)i, int_value(env, fds[i]));
+  for (size_t i = 0; i < nfds; i++) napi_set_element(env, arr, (uint32_t)i, hood_int(env, fds[i]));
   napi_set_named_property(env, out, "data", data);
   napi_set_named_property(env, out, "fds", arr);
   return out;
@@ -232,7 +220,7 @@ static napi_value memfd_from_file(napi_env env, napi_callback_info info) {
     hood_throw_errno(env, "fcntl F_ADD_SEALS", errno, name);
     goto out;
   }
-  result = int_value(env, mfd);
+  result = hood_int(env, mfd);
   mfd = -1;
 out:
   if (in >= 0) close(in);
@@ -269,7 +257,7 @@ static napi_value do_openat2(napi_env env, napi_callback_info info) {
   long fd;
   do fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
   while (fd < 0 && errno == EINTR);
-  napi_value r = fd < 0 ? hood_throw_errno(env, "openat2", errno, path) : int_value(env, (int32_t)fd);
+  napi_value r = fd < 0 ? hood_throw_errno(env, "openat2", errno, path) : hood_int(env, (int32_t)fd);
   free(path);
   return r;
 }
@@ -299,7 +287,7 @@ static napi_value unix_connect(napi_env env, napi_callback_info info) {
     hood_throw_errno(env, "connect", e, path);
     goto out;
   }
-  result = int_value(env, fd);
+  result = hood_int(env, fd);
 out:
   free(path);
   return result;

@@ -51,24 +51,6 @@ static int arg_path(napi_env env, napi_value v, char **out, const char *what) {
   return hood_arg_string(env, v, out, what);
 }
 
-#define ARGS(n)                                              \
-  size_t argc = n;                                           \
-  napi_value argv[n];                                        \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);      \
-  if (argc < n) return hood_throw_type(env, "too few arguments")
-
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
-static napi_value int_value(napi_env env, int64_t n) {
-  napi_value v;
-  napi_create_int64(env, (int64_t)n, &v);
-  return v;
-}
-
 /* fsatOpen(dirfd, path, flags, mode, resolve) -> fd, via openat2. */
 static napi_value fsat_open(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -90,7 +72,7 @@ static napi_value fsat_open(napi_env env, napi_callback_info info) {
     return r;
   }
   free(path);
-  return int_value(env, fd);
+  return hood_int(env, fd);
 }
 
 /* fsatMkdir(dirfd, path, mode) */
@@ -102,7 +84,7 @@ static napi_value fsat_mkdir(napi_env env, napi_callback_info info) {
       arg_path(env, argv[1], &path, "path"))
     return NULL;
   int r = mkdirat(dirfd, path, (mode_t)mode);
-  napi_value out = r < 0 ? hood_throw_errno(env, "mkdirat", errno, path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "mkdirat", errno, path) : hood_undefined(env);
   free(path);
   return out;
 }
@@ -117,7 +99,7 @@ static napi_value fsat_mknod(napi_env env, napi_callback_info info) {
       arg_path(env, argv[1], &path, "path"))
     return NULL;
   int r = mknodat(dirfd, path, (mode_t)mode, makedev((unsigned)major, (unsigned)minor));
-  napi_value out = r < 0 ? hood_throw_errno(env, "mknodat", errno, path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "mknodat", errno, path) : hood_undefined(env);
   free(path);
   return out;
 }
@@ -133,7 +115,7 @@ static napi_value fsat_symlink(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = symlinkat(target, dirfd, path);
-  napi_value out = r < 0 ? hood_throw_errno(env, "symlinkat", errno, path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "symlinkat", errno, path) : hood_undefined(env);
   free(target);
   free(path);
   return out;
@@ -152,7 +134,7 @@ static napi_value fsat_link(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = linkat(olddir, oldpath, newdir, newpath, flags);
-  napi_value out = r < 0 ? hood_throw_errno(env, "linkat", errno, newpath) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "linkat", errno, newpath) : hood_undefined(env);
   free(oldpath);
   free(newpath);
   return out;
@@ -168,7 +150,7 @@ static napi_value fsat_chown(napi_env env, napi_callback_info info) {
       arg_path(env, argv[1], &path, "path"))
     return NULL;
   int r = fchownat(dirfd, path, (uid_t)uid, (gid_t)gid, flags);
-  napi_value out = r < 0 ? hood_throw_errno(env, "fchownat", errno, path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "fchownat", errno, path) : hood_undefined(env);
   free(path);
   return out;
 }
@@ -187,7 +169,7 @@ static napi_value fsat_utimens(napi_env env, napi_callback_info info) {
   struct timespec ts[2] = {{.tv_sec = as, .tv_nsec = an}, {.tv_sec = ms, .tv_nsec = mn}};
   /* The raw syscall accepts a NULL path (the fd itself), which glibc's wrapper declares nonnull. */
   int r = (int)syscall(SYS_utimensat, dirfd, path[0] ? path : NULL, ts, path[0] ? flags : 0);
-  napi_value out = r < 0 ? hood_throw_errno(env, "utimensat", errno, path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "utimensat", errno, path) : hood_undefined(env);
   free(path);
   return out;
 }
@@ -215,7 +197,7 @@ static napi_value fsat_setxattr(napi_env env, napi_callback_info info) {
     fd_path(p, sizeof p, fd);
     r = setxattr(p, name, data, len, flags);
   }
-  napi_value out = r < 0 ? hood_throw_errno(env, "setxattr", errno, name) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "setxattr", errno, name) : hood_undefined(env);
   free(name);
   return out;
 }
@@ -303,7 +285,7 @@ static napi_value fsat_rename(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = (int)syscall(SYS_renameat2, olddir, oldpath, newdir, newpath, (unsigned)flags);
-  napi_value out = r < 0 ? hood_throw_errno(env, "renameat2", errno, newpath) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "renameat2", errno, newpath) : hood_undefined(env);
   free(oldpath);
   free(newpath);
   return out;
@@ -318,7 +300,7 @@ static napi_value fsat_unlink(napi_env env, napi_callback_info info) {
       arg_path(env, argv[1], &path, "path"))
     return NULL;
   int r = unlinkat(dirfd, path, flags);
-  napi_value out = r < 0 ? hood_throw_errno(env, "unlinkat", errno, path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "unlinkat", errno, path) : hood_undefined(env);
   free(path);
   return out;
 }

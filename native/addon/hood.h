@@ -23,6 +23,25 @@ int hood_arg_uint64(napi_env env, napi_value v, uint64_t *out, const char *what)
 /* Copies a string argument into a malloc'd NUL-terminated buffer; caller frees. */
 int hood_arg_string(napi_env env, napi_value v, char **out, const char *what);
 
+/* Declares argv[n] from the callback info; throws a TypeError when fewer were passed. */
+#define ARGS(n)                                         \
+  size_t argc = (n);                                    \
+  napi_value argv[(n) > 0 ? (n) : 1];                   \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL); \
+  if (argc < (n)) return hood_throw_type(env, "too few arguments")
+
+static inline napi_value hood_undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static inline napi_value hood_int(napi_env env, int64_t n) {
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  return v;
+}
+
 /* Adds a function to exports. */
 void hood_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 

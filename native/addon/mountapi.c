@@ -11,24 +11,6 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#define ARGS(n)                                         \
-  size_t argc = n;                                      \
-  napi_value argv[n];                                   \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL); \
-  if (argc < n) return hood_throw_type(env, "too few arguments")
-
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
-static napi_value int_value(napi_env env, int64_t n) {
-  napi_value v;
-  napi_create_int64(env, n, &v);
-  return v;
-}
-
 /* A string argument, or NULL for null/undefined. */
 static int arg_opt_string(napi_env env, napi_value v, char **out, const char *what) {
   napi_valuetype t;
@@ -48,7 +30,7 @@ static napi_value fs_open(napi_env env, napi_callback_info info) {
   if (hood_arg_int32(env, argv[1], &flags, "flags") || hood_arg_string(env, argv[0], &name, "fsname"))
     return NULL;
   int fd = fsopen(name, (unsigned)flags | FSOPEN_CLOEXEC);
-  napi_value r = fd < 0 ? hood_throw_errno(env, "fsopen", errno, name) : int_value(env, fd);
+  napi_value r = fd < 0 ? hood_throw_errno(env, "fsopen", errno, name) : hood_int(env, fd);
   free(name);
   return r;
 }
@@ -66,7 +48,7 @@ static napi_value fs_config(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = fsconfig(fd, (unsigned)cmd, key, value, aux);
-  napi_value out = r < 0 ? hood_throw_errno(env, "fsconfig", errno, key) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "fsconfig", errno, key) : hood_undefined(env);
   free(key);
   free(value);
   return out;
@@ -99,7 +81,7 @@ static napi_value fs_mount(napi_env env, napi_callback_info info) {
       hood_arg_int32(env, argv[2], &attrs, "attrFlags"))
     return NULL;
   int m = fsmount(fd, (unsigned)flags | FSMOUNT_CLOEXEC, (unsigned)attrs);
-  return m < 0 ? hood_throw_errno(env, "fsmount", errno, NULL) : int_value(env, m);
+  return m < 0 ? hood_throw_errno(env, "fsmount", errno, NULL) : hood_int(env, m);
 }
 
 /* moveMount(fromDirfd, fromPath, toDirfd, toPath, flags) */
@@ -115,7 +97,7 @@ static napi_value move_mount_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = move_mount(from_fd, from_path, to_fd, to_path, (unsigned)flags);
-  napi_value out = r < 0 ? hood_throw_errno(env, "move_mount", errno, to_path) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "move_mount", errno, to_path) : hood_undefined(env);
   free(from_path);
   free(to_path);
   return out;
@@ -130,7 +112,7 @@ static napi_value open_tree_fn(napi_env env, napi_callback_info info) {
       hood_arg_string(env, argv[1], &path, "path"))
     return NULL;
   int fd = open_tree(dirfd, path, (unsigned)flags | OPEN_TREE_CLOEXEC);
-  napi_value r = fd < 0 ? hood_throw_errno(env, "open_tree", errno, path) : int_value(env, fd);
+  napi_value r = fd < 0 ? hood_throw_errno(env, "open_tree", errno, path) : hood_int(env, fd);
   free(path);
   return r;
 }
@@ -149,7 +131,7 @@ static napi_value mount_fn(napi_env env, napi_callback_info info) {
   if (mount(source, target, fstype, (unsigned long)flags, data) < 0)
     out = hood_throw_errno(env, "mount", errno, target);
   else
-    out = undefined(env);
+    out = hood_undefined(env);
 done:
   free(source);
   free(target);
@@ -166,7 +148,7 @@ static napi_value umount2_fn(napi_env env, napi_callback_info info) {
   if (hood_arg_int32(env, argv[1], &flags, "flags") || hood_arg_string(env, argv[0], &target, "target"))
     return NULL;
   int r = umount2(target, flags);
-  napi_value out = r < 0 ? hood_throw_errno(env, "umount2", errno, target) : undefined(env);
+  napi_value out = r < 0 ? hood_throw_errno(env, "umount2", errno, target) : hood_undefined(env);
   free(target);
   return out;
 }

@@ -10,7 +10,7 @@ import type {
   LinuxHugepageLimit,
   LinuxMemory,
 } from "../oci/runtime-spec.ts";
-import { limitText } from "./cgroup-v1.ts";
+import { cpusetV1, pidsV1 } from "./cgroup-v1.ts";
 import { type CgroupWrite, decimal } from "./cgroups.ts";
 
 export interface V2Host {
@@ -125,17 +125,9 @@ export function cpuV2(c: LinuxCPU | undefined): CgroupWrite[] {
   return out;
 }
 
-export function cpusetV2(c: LinuxCPU | undefined): CgroupWrite[] {
-  const out: CgroupWrite[] = [];
-  if (c?.cpus) out.push(write("cpuset", "cpuset.cpus", c.cpus, "cpu.cpus"));
-  if (c?.mems) out.push(write("cpuset", "cpuset.mems", c.mems, "cpu.mems"));
-  return out;
-}
-
-export function pidsV2(limit: number | undefined): CgroupWrite[] {
-  if (limit === undefined || limit === 0) return [];
-  return [write("pids", "pids.max", limitText(limit), "pids.limit")];
-}
+/** cpuset and pids use the same files and values on both hierarchies. */
+export const cpusetV2 = cpusetV1;
+export const pidsV2 = pidsV1;
 
 /** io: BFQ's weight when the kernel has it (raw 10-1000), else io.weight (converted). */
 export function ioV2(

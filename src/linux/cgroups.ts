@@ -110,6 +110,8 @@ export interface ContainerCgroup {
   unifiedMount: string | null;
   /** v1: each controller's directory ("memory" -> /sys/fs/cgroup/memory/c1); named hierarchies are left out. */
   v1: Record<string, string>;
+  /** Each directory with the hierarchy it belongs to (for the container's /sys/fs/cgroup). */
+  placed: { hierarchy: Hierarchy; dir: string }[];
 }
 
 /** Which controllers a v1 hierarchy's option string binds ("cpu,cpuacct" -> cpu, cpuacct). */
@@ -124,7 +126,13 @@ export function cgroupFromDirs(
   dirs: readonly string[],
   hierarchies: readonly Hierarchy[] = hostHierarchies(),
 ): ContainerCgroup {
-  const cg: ContainerCgroup = { dirs: [...dirs], unified: null, unifiedMount: null, v1: {} };
+  const cg: ContainerCgroup = {
+    dirs: [...dirs],
+    unified: null,
+    unifiedMount: null,
+    v1: {},
+    placed: [],
+  };
   for (const dir of dirs) {
     // The longest mountpoint that contains dir is its hierarchy (a v2 mount may hold v1 ones).
     let best: Hierarchy | undefined;
@@ -133,6 +141,7 @@ export function cgroupFromDirs(
       if (!best || h.mountpoint.length > best.mountpoint.length) best = h;
     }
     if (!best) continue;
+    cg.placed.push({ hierarchy: best, dir });
     if (best.fstype === "cgroup2") {
       cg.unified = dir;
       cg.unifiedMount = best.mountpoint;

@@ -99,6 +99,14 @@ export interface SyscallError extends Error {
   path?: string;
 }
 
+/** open(2) flags hood passes to openat2 (Node's fs.constants lacks O_PATH). */
+export const OPEN = {
+  RDONLY: 0,
+  NONBLOCK: 0o4000,
+  CLOEXEC: 0o2000000,
+  PATH: 0o10000000,
+} as const;
+
 let cached: NativeAddon | undefined;
 
 /** The package root: this file is src/native/addon.ts, or the bundle dist/hood.cjs. */

@@ -3,28 +3,20 @@
  * the state it needs, does its work under the container's lock, and on failure leaves nothing
  * behind: no process, no cgroup, no state directory.
  */
-import {
-  chmodSync,
-  closeSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, closeSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { HoodError, syscallError } from "../errors.ts";
 import {
   type ContainerCgroup,
+  cgroupPids,
   createContainerCgroup,
-  hostHierarchies,
   joinV1,
   removeContainerCgroup,
 } from "../linux/cgroups.ts";
 import type { NamespaceType } from "../linux/namespaces.ts";
 import { readStat } from "../linux/proc.ts";
-import { addon } from "../native/addon.ts";
+import { addon, OPEN } from "../native/addon.ts";
 import type { Spec } from "../oci/runtime-spec.ts";
 import { formatProblems, validateSpec } from "../oci/validate.ts";
 import { compileInit, type InitProgram, TAG } from "../setup/compile.ts";
@@ -46,14 +38,10 @@ import {
   removeContainerDir,
   reserveId,
   withLock,
+  writeAtomic,
   writeRecord,
   writeSpec,
 } from "./state.ts";
-
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-const O_RDONLY = 0;
-const O_NONBLOCK = 0o4000;
 
 export interface RuntimeContext {
   root: string;
@@ -101,9 +89,8 @@ export function loadBundle(bundle: string, warn: (m: string) => void): Spec {
  * directory of each hierarchy bound in, as runc does.
  */
 function cgroupMountPlan(cgroup: ContainerCgroup, spec: Spec): CgroupHierarchy[] {
-  const hierarchies = hostHierarchies();
   const newCgroupns = (spec.linux?.namespaces ?? []).some((n) => n.type === "cgroup" && !n.path);
-  return hierarchies.map((h, i) => {
+  return cgroup.placed.map(({ hierarchy: h, dir }) => {
     const sub = h.mountpoint.startsWith("/sys/fs/cgroup/")
       ? h.mountpoint.slice("/sys/fs/cgroup/".length)
       : h.mountpoint === "/sys/fs/cgroup"
@@ -111,17 +98,18 @@ function cgroupMountPlan(cgroup: ContainerCgroup, spec: Spec): CgroupHierarchy[]
         : basename(h.mountpoint);
     const namedOnly =
       h.controllers !== "" && h.controllers.split(",").every((c) => c.startsWith("name="));
-    const fresh = hierarchies.length === 1 && h.fstype === "cgroup2" && newCgroupns;
+    const fresh = cgroup.placed.length === 1 && h.fstype === "cgroup2" && newCgroupns;
     return {
       fstype: h.fstype,
       subdir: sub,
       data: namedOnly ? `none,${h.controllers}` : h.controllers,
-      hostDir: fresh ? undefined : cgroup.dirs[i],
+      hostDir: fresh ? undefined : dir,
     };
   });
 }
 
-function hookState(
+/** The state JSON a hook reads on its stdin. */
+export function hookState(
   r: Pick<ContainerRecord, "id" | "bundle" | "annotations">,
   status: string,
   pid: number,
@@ -186,7 +174,7 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     a.mkfifo(fifo, 0o622);
     // mkfifo applies hood's umask; the init may be any uid by the time it opens the FIFO.
     chmodSync(fifo, 0o622);
-    const fifoFd = fds.add(a.openat2(-100, fifo, O_PATH | O_CLOEXEC, 0, 0));
+    const fifoFd = fds.add(a.openat2(-100, fifo, OPEN.PATH | OPEN.CLOEXEC, 0, 0));
     const joinFds: Partial<Record<NamespaceType, number>> = {};
     for (const ns of spec.linux?.namespaces ?? []) {
       if (!ns.path) continue;
@@ -212,7 +200,9 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     }
     cgroup = createContainerCgroup(spec.linux?.cgroupsPath, o.id);
     applyResources(cgroup, spec, { warn: ctx.warn });
-    const cgroupFd = cgroup.unified ? fds.add(openSync(cgroup.unified, O_PATH | O_CLOEXEC)) : -1;
+    const cgroupFd = cgroup.unified
+      ? fds.add(openSync(cgroup.unified, OPEN.PATH | OPEN.CLOEXEC))
+      : -1;
     const hasHooks = ["prestart", "createRuntime", "createContainer"].some(
       (k) => (spec.hooks?.[k as "prestart"] ?? []).length > 0,
     );
@@ -290,17 +280,9 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
   }
 }
 
-/** Writes the pid file atomically, as runc does. */
+/** Writes the pid file atomically (temp file + rename), as runc does. */
 export function writePidFile(path: string, pid: number): void {
-  const abs = resolve(path);
-  const tmp = join(abs, "..", `.${basename(abs)}`);
-  try {
-    writeFileSync(tmp, String(pid), { mode: 0o644 });
-    writeFileSync(abs, String(pid), { mode: 0o644 });
-    rmSync(tmp, { force: true });
-  } catch (e) {
-    throw syscallError(`write the pid file ${JSON.stringify(path)}`, e);
-  }
+  writeAtomic(resolve(path), String(pid), 0o644);
 }
 
 /**
@@ -347,7 +329,7 @@ async function openExecFifo(root: string, record: ContainerRecord): Promise<void
   const path = fifoPath(root, record.id);
   let fd: number;
   try {
-    fd = a.openat2(-100, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0, 0);
+    fd = a.openat2(-100, path, OPEN.RDONLY | OPEN.NONBLOCK | OPEN.CLOEXEC, 0, 0);
   } catch (e) {
     throw syscallError(`open the exec FIFO ${JSON.stringify(path)}`, e);
   }
@@ -397,7 +379,6 @@ export async function kill(
   const record = mustRead(ctx.root, id);
   const status = currentStatus(ctx.root, record);
   if (status === "stopped" && !all) throw new HoodError("container not running", "ESRCH");
-  const { cgroupPids } = await import("../linux/cgroups.ts");
   const pids = all ? cgroupPids(record.cgroupPaths) : [record.pid];
   if (all && pids.length === 0 && status === "stopped")
     throw new HoodError("container not running", "ESRCH");
@@ -466,7 +447,6 @@ export async function remove(ctx: RuntimeContext, id: string, force: boolean): P
           "RUNNING",
         );
       }
-      const { cgroupPids } = await import("../linux/cgroups.ts");
       signalPid(record.pid, BigInt(record.startTime), 9);
       for (const pid of cgroupPids(record.cgroupPaths)) signalPid(pid, null, 9);
       // A frozen process dies of SIGKILL only once thawed (v1 freezer).

@@ -7,16 +7,13 @@ import { closeSync, openSync } from "node:fs";
 import { HoodError, syscallError } from "../errors.ts";
 import { cgroupFromDirs, joinV1 } from "../linux/cgroups.ts";
 import { NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
-import { addon, type ExitStatus } from "../native/addon.ts";
+import { addon, type ExitStatus, OPEN } from "../native/addon.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
 import { compileExec, TAG } from "../setup/compile.ts";
-import type { RuntimeContext } from "./container.ts";
+import { hookState, type RuntimeContext } from "./container.ts";
 import { Launch } from "./launch.ts";
 import { capabilityPlan, seccompPlan } from "./plans.ts";
 import { type ContainerRecord, currentStatus, mustRead, readSpec } from "./state.ts";
-
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
 
 export interface ExecOptions {
   process: Process;
@@ -78,7 +75,7 @@ export async function execProcess(
       fds.push(consoleFd);
     }
     const unified = cgroupFromDirs(record.cgroupPaths).unified;
-    const cgroupFd = unified ? openSync(unified, O_PATH | O_CLOEXEC) : -1;
+    const cgroupFd = unified ? openSync(unified, OPEN.PATH | OPEN.CLOEXEC) : -1;
     if (cgroupFd >= 0) fds.push(cgroupFd);
     const program = compileExec({
       spec,
@@ -129,14 +126,7 @@ export async function runStartContainerHooks(
     };
     // The state JSON goes to the hook's stdin through a socketpair (Node has no raw pipe()).
     const [writer, reader] = addon().socketpair(1);
-    const state = {
-      ociVersion: record.ociVersion,
-      id: record.id,
-      status: "created",
-      pid: record.pid,
-      bundle: record.bundle,
-      annotations: record.annotations ?? {},
-    };
+    const state = hookState(record, "created", record.pid);
     let p: Execed;
     try {
       addon().sendMsg(writer, Buffer.from(JSON.stringify(state)), []);

@@ -76,10 +76,10 @@ export function reserveId(root: string, id: string): string {
 }
 
 /** Writes a file atomically: a temp file in the same directory, fsync, rename. */
-export function writeAtomic(path: string, data: string): void {
+export function writeAtomic(path: string, data: string, mode = 0o600): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    const fd = openSync(tmp, "w", 0o600);
+    const fd = openSync(tmp, "w", mode);
     try {
       writeSync(fd, data);
       fsyncSync(fd);

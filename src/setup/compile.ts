@@ -342,7 +342,6 @@ function processSteps(
     keep: number[];
     capabilities: CapabilityPlan | null;
     seccomp: SeccompPlan | null;
-    setgroupsAllowed: boolean;
     execFifoFd: number | null;
   },
 ): Step[] {
@@ -388,7 +387,7 @@ function processSteps(
       )
     : null;
   if (seccompStep && !process.noNewPrivileges) steps.push(seccompStep);
-  steps.push(...identitySteps(process, o.capabilities, o.setgroupsAllowed));
+  steps.push(...identitySteps(process, o.capabilities));
   steps.push(step("umask", { mask: umaskValue(process) }, "set the umask"));
   const cwd = process.cwd || "/";
   steps.push(step("chdir", { path: cwd }, `change directory to ${JSON.stringify(cwd)}`));
@@ -452,7 +451,6 @@ export function compileInit(o: CompileOptions): InitProgram {
       keep,
       capabilities: o.capabilities,
       seccomp: o.seccomp,
-      setgroupsAllowed: setgroupsAllowed(spec),
       execFifoFd: o.execFifoFd,
     }),
   );
@@ -463,14 +461,6 @@ export function compileInit(o: CompileOptions): InitProgram {
     ...(o.consoleSocketFd !== null ? [o.consoleSocketFd] : []),
   ];
   return { ...ns, steps, passFds };
-}
-
-/**
- * hood maps user namespaces as root, so setgroups(2) stays allowed inside them; a rootless
- * runtime would have to write "deny" and skip the step.
- */
-function setgroupsAllowed(_spec: Spec): boolean {
-  return true;
 }
 
 export interface ExecOptions {
@@ -503,7 +493,6 @@ export function compileExec(o: ExecOptions): InitProgram {
       keep: [],
       capabilities: o.capabilities,
       seccomp: o.seccomp,
-      setgroupsAllowed: setgroupsAllowed(o.spec),
       execFifoFd: null,
     }),
   );

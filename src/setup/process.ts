@@ -82,11 +82,7 @@ export interface CapabilityPlan {
  * drop the bounding set while CAP_SETPCAP is still held, keep caps over the uid change,
  * capset the three sets, then raise ambient (which needs permitted and inheritable).
  */
-export function identitySteps(
-  process: Process,
-  caps: CapabilityPlan | null,
-  setgroupsAllowed: boolean,
-): Step[] {
+export function identitySteps(process: Process, caps: CapabilityPlan | null): Step[] {
   const steps: Step[] = [];
   const user = process.user ?? { uid: 0, gid: 0 };
   if (caps) {
@@ -107,11 +103,11 @@ export function identitySteps(
       ),
     );
   }
-  if (setgroupsAllowed) {
-    steps.push(
-      step("setgroups", { gids: user.additionalGids ?? [] }, "set the supplementary groups"),
-    );
-  }
+  // hood maps user namespaces as root, so setgroups(2) stays allowed inside them; a rootless
+  // runtime would have to write "deny" to /proc/PID/setgroups and leave this step out.
+  steps.push(
+    step("setgroups", { gids: user.additionalGids ?? [] }, "set the supplementary groups"),
+  );
   steps.push(step("setresgid", { gid: user.gid }, `set gid ${user.gid}`));
   steps.push(step("setresuid", { uid: user.uid }, `set uid ${user.uid}`));
   if (caps) {

@@ -1,30 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CLONE } from "../../../src/linux/namespaces.ts";
-import { defaultSpec } from "../../../src/oci/defaults.ts";
 import type { Mount, Spec } from "../../../src/oci/runtime-spec.ts";
-import { type CompileOptions, compileInit } from "../../../src/setup/compile.ts";
+import { compileInit } from "../../../src/setup/compile.ts";
 import { AT_RECURSIVE, MOUNT_ATTR, MS } from "../../../src/setup/mount-options.ts";
 import { encodeProgram, MOUNT_HOW, type Step } from "../../../src/setup/program.ts";
+import { compileOptions } from "../../helpers/compile-options.ts";
 
-function options(edit?: (s: Spec) => void): CompileOptions {
-  const spec = defaultSpec({ args: ["sh"] });
-  edit?.(spec);
-  return {
-    spec,
-    bundle: "/b",
-    rootfs: "/b/rootfs",
-    joinFds: {},
-    execFifoFd: 10,
-    consoleSocketFd: null,
-    preserveFds: 0,
-    noPivot: false,
-    hooks: false,
-    capabilities: null,
-    seccomp: null,
-    cgroups: [{ fstype: "cgroup2", subdir: "", data: "" }],
-  };
-}
+const options = compileOptions;
 
 const index = (steps: Step[], pred: (s: Step) => boolean) => steps.findIndex(pred);
 const lastIndex = (steps: Step[], pred: (s: Step) => boolean) =>

@@ -2,30 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CLONE } from "../../../src/linux/namespaces.ts";
 import { defaultSpec } from "../../../src/oci/defaults.ts";
-import type { Spec } from "../../../src/oci/runtime-spec.ts";
-import { type CompileOptions, compileExec, compileInit, TAG } from "../../../src/setup/compile.ts";
+import { compileExec, compileInit, TAG } from "../../../src/setup/compile.ts";
 import { MS } from "../../../src/setup/mount-options.ts";
 import { MOUNT_HOW, type Step } from "../../../src/setup/program.ts";
+import { compileOptions } from "../../helpers/compile-options.ts";
 
-function options(edit?: (s: Spec) => void, extra: Partial<CompileOptions> = {}): CompileOptions {
-  const spec = defaultSpec({ args: ["sh"] });
-  edit?.(spec);
-  return {
-    spec,
-    bundle: "/b",
-    rootfs: "/b/rootfs",
-    joinFds: {},
-    execFifoFd: 10,
-    consoleSocketFd: null,
-    preserveFds: 0,
-    noPivot: false,
-    hooks: false,
-    capabilities: null,
-    seccomp: null,
-    cgroups: [{ fstype: "cgroup2", subdir: "", data: "" }],
-    ...extra,
-  };
-}
+const options = compileOptions;
 
 const ops = (steps: Step[]) => steps.map((s) => s.op);
 const find = (steps: Step[], op: Step["op"]) => steps.filter((s) => s.op === op);
