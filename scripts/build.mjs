@@ -2,6 +2,7 @@
 // entry without initialising its ESM loader, and because esbuild wraps each lazily imported
 // module in an init function: a verb's modules, and the node: built-ins they use (zlib,
 // child_process, crypto), are loaded only when that verb runs.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
 await build({
@@ -21,3 +22,6 @@ await build({
   banner: { js: 'const __hoodModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: "warning",
 });
+
+// The V8 code caches bin/hood keeps belong to the old bundle (V8 would reject them anyway).
+rmSync("dist/cache", { recursive: true, force: true });

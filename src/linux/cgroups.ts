@@ -11,6 +11,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { syscallError } from "../errors.ts";
 
@@ -181,14 +182,68 @@ function initCpuset(dir: string, mountpoint: string): void {
   }
 }
 
+/** The host's hierarchies and hood's own place in each, read once per command. */
+export interface HostCgroups {
+  hierarchies: Hierarchy[];
+  /** /proc/self/cgroup: controllers ("" for cgroup2) -> path. */
+  own: Map<string, string>;
+}
+
+export function readHostCgroups(): HostCgroups {
+  return {
+    hierarchies: hostHierarchies(),
+    own: parseProcCgroup(readFileSync("/proc/self/cgroup", "utf8")),
+  };
+}
+
+/**
+ * Starts a migration that changes nothing, on libuv's threadpool: hood's own pid written to
+ * the v1 cgroup it is already in. Any write to a cgroup.procs takes cgroup_threadgroup_rwsem
+ * for writing, and the first writer after a quiet spell waits for an RCU grace period (10-20 ms
+ * on this kind of machine, a third of a container's start); for about one more grace period
+ * after a writer leaves, the next one does not wait. Started when create begins and awaited just
+ * before `joinV1`, that wait overlaps the compile instead of following it. It never fails: a
+ * write that is refused only means no gain. Nothing to do without v1 hierarchies (cgroup2 is
+ * joined by CLONE_INTO_CGROUP, which takes the lock only for reading).
+ */
+export function primeCgroupMigration(host: HostCgroups): Promise<void> {
+  const procs = primeTarget(host);
+  if (procs === null) return Promise.resolve();
+  return writeFile(procs, String(process.pid)).catch(() => undefined);
+}
+
+/** The cgroup.procs of hood's own cgroup in the first v1 hierarchy, or null without one. */
+export function primeTarget(host: HostCgroups): string | null {
+  for (const h of host.hierarchies) {
+    if (h.fstype !== "cgroup" || h.controllers === "") continue;
+    const own = host.own.get(h.controllers);
+    if (own === undefined) continue;
+    // Outside the mount's root (another cgroup namespace's view): not a path to write to.
+    if (own !== h.root && !own.startsWith(h.root === "/" ? "/" : `${h.root}/`)) continue;
+    return join(h.mountpoint, posix.relative(h.root, own), "cgroup.procs");
+  }
+  return null;
+}
+
+/** The host's cgroups, read, and a no-op migration under way (see primeCgroupMigration). */
+export interface PrimedCgroups {
+  host: HostCgroups;
+  primed: Promise<void>;
+}
+
+export function primeCgroups(): PrimedCgroups {
+  const host = readHostCgroups();
+  return { host, primed: primeCgroupMigration(host) };
+}
+
 /** Creates the container's cgroup directory in every hierarchy. */
 export function createContainerCgroup(
   cgroupsPath: string | undefined,
   id: string,
+  host: HostCgroups = readHostCgroups(),
 ): ContainerCgroup {
   const path = resolveCgroupPath(cgroupsPath, id);
-  const own = parseProcCgroup(readFileSync("/proc/self/cgroup", "utf8"));
-  const hierarchies = hostHierarchies();
+  const { own, hierarchies } = host;
   const dirs: string[] = [];
   try {
     for (const h of hierarchies) {

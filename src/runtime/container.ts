@@ -12,6 +12,8 @@ import {
   cgroupPids,
   createContainerCgroup,
   joinV1,
+  type PrimedCgroups,
+  primeCgroups,
   removeContainerCgroup,
 } from "../linux/cgroups.ts";
 import type { NamespaceType } from "../linux/namespaces.ts";
@@ -47,6 +49,18 @@ export interface RuntimeContext {
   root: string;
   /** Where warnings go (the log). */
   warn: (message: string) => void;
+  /**
+   * Started by the CLI as soon as it knew its verb needs a cgroup join, so that the lock's wait
+   * overlaps the rest of the start; taken (and cleared) by the first create or exec.
+   */
+  primedCgroups?: PrimedCgroups;
+}
+
+/** The context's early prime, used once; else a fresh one. */
+export function takePrimedCgroups(ctx: RuntimeContext): PrimedCgroups {
+  const early = ctx.primedCgroups;
+  ctx.primedCgroups = undefined;
+  return early ?? primeCgroups();
 }
 
 export interface CreateOptions {
@@ -153,6 +167,7 @@ export interface Created {
  * runs the setup program up to the wait on the FIFO, then records the container as created.
  */
 export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Created> {
+  const { host, primed } = takePrimedCgroups(ctx);
   const bundle = resolve(o.bundle);
   const spec = loadBundle(bundle, ctx.warn);
   const process = spec.process;
@@ -198,7 +213,7 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
         throw syscallError(`connect to the console socket ${JSON.stringify(o.consoleSocket)}`, e);
       }
     }
-    cgroup = createContainerCgroup(spec.linux?.cgroupsPath, o.id);
+    cgroup = createContainerCgroup(spec.linux?.cgroupsPath, o.id, host);
     applyResources(cgroup, spec, { warn: ctx.warn });
     const cgroupFd = cgroup.unified
       ? fds.add(openSync(cgroup.unified, OPEN.PATH | OPEN.CLOEXEC))
@@ -223,6 +238,7 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     const base = { id: o.id, bundle, annotations: spec.annotations };
     const dirs = cgroup.dirs;
     const unified = cgroup.unified;
+    await primed;
     launch = Launch.start({
       program,
       stdio: o.stdio ?? [0, 1, 2],

@@ -10,7 +10,7 @@ import { NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
 import { addon, type ExitStatus, OPEN } from "../native/addon.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
 import { compileExec, TAG } from "../setup/compile.ts";
-import { hookState, type RuntimeContext } from "./container.ts";
+import { hookState, type RuntimeContext, takePrimedCgroups } from "./container.ts";
 import { Launch } from "./launch.ts";
 import { capabilityPlan, seccompPlan } from "./plans.ts";
 import { type ContainerRecord, currentStatus, mustRead, readSpec } from "./state.ts";
@@ -56,6 +56,7 @@ export async function execProcess(
   const status = currentStatus(ctx.root, record);
   if (status === "stopped") throw new HoodError("cannot exec in a stopped container", "STOPPED");
   if (status === "paused") throw new HoodError("cannot exec in a paused container", "PAUSED");
+  const { host, primed } = takePrimedCgroups(ctx);
   const a = addon();
   const caps = capabilityPlan(o.process, ctx.warn);
   const seccomp = await seccompPlan(spec, o.process, ctx.warn);
@@ -74,7 +75,7 @@ export async function execProcess(
       consoleFd = a.unixConnect(o.consoleSocket);
       fds.push(consoleFd);
     }
-    const unified = cgroupFromDirs(record.cgroupPaths).unified;
+    const unified = cgroupFromDirs(record.cgroupPaths, host.hierarchies).unified;
     const cgroupFd = unified ? openSync(unified, OPEN.PATH | OPEN.CLOEXEC) : -1;
     if (cgroupFd >= 0) fds.push(cgroupFd);
     const program = compileExec({
@@ -86,6 +87,7 @@ export async function execProcess(
       capabilities: caps,
       seccomp,
     });
+    await primed;
     launch = Launch.start({
       program,
       stdio: o.stdio ?? [0, 1, 2],

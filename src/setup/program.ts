@@ -109,37 +109,53 @@ export const PROGRAM_MAGIC = 0x444f4f48; // "HOOD"
 export const PROGRAM_VERSION = 1;
 export const MESSAGE_SIZE = 24;
 
+/** Appends to one growing buffer: a program is thousands of small fields. */
 class Writer {
-  private chunks: Buffer[] = [];
+  private buf = Buffer.alloc(4096);
   private size = 0;
 
+  private room(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.size + n));
+    this.buf.copy(bigger, 0, 0, this.size);
+    this.buf = bigger;
+  }
+
   u32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    this.push(b);
+    this.room(4);
+    this.buf.writeUInt32LE(v >>> 0, this.size);
+    this.size += 4;
   }
 
   i64(v: number | bigint): void {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)));
-    this.push(b);
+    this.room(8);
+    this.buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), this.size);
+    this.size += 8;
   }
 
   bytes(v: string | Uint8Array): void {
-    const data = typeof v === "string" ? Buffer.from(v, "utf8") : Buffer.from(v);
-    if (data.includes(0) && typeof v === "string") {
+    const data = typeof v === "string" ? Buffer.from(v, "utf8") : v;
+    if (typeof v === "string" && data.includes(0)) {
       throw new TypeError(`Cannot encode setup program: string contains NUL: ${JSON.stringify(v)}`);
     }
-    this.u32(data.length);
-    this.push(data);
     // One NUL always follows, then padding to 8 bytes, so C can use the bytes as a C string.
     const pad = 8 - ((data.length + 1) % 8 || 8) + 1;
-    this.push(Buffer.alloc(pad));
+    this.u32(data.length);
+    this.room(data.length + pad);
+    this.buf.set(data, this.size);
+    this.size += data.length;
+    this.buf.fill(0, this.size, this.size + pad);
+    this.size += pad;
   }
 
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    this.size += b.length;
+  /** Reserves a u32 to be filled in later; returns its offset. */
+  placeholder(): number {
+    this.u32(0);
+    return this.size - 4;
+  }
+
+  patch(offset: number, v: number): void {
+    this.buf.writeUInt32LE(v >>> 0, offset);
   }
 
   get length(): number {
@@ -147,7 +163,7 @@ class Writer {
   }
 
   take(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
+    return this.buf.subarray(0, this.size);
   }
 }
 
@@ -191,15 +207,15 @@ export function encodeProgram(steps: readonly Step[]): Buffer {
   out.u32(0);
   steps.forEach((s, index) => {
     const spec = OPS[s.op];
-    const payload = new Writer();
+    out.u32(spec.code);
+    const lengthAt = out.placeholder();
+    const payloadStart = out.length;
     for (const field of spec.args) {
       const [name, kind] = field.split(":") as [string, FieldKind];
       const value = (s.args as Record<string, unknown>)[name];
-      encodeField(payload, kind, value, `step ${index} (${s.op}).${name}`);
+      encodeField(out, kind, value, `step ${index} (${s.op}).${name}`);
     }
-    out.u32(spec.code);
-    out.u32(payload.length);
-    out.push(payload.take());
+    out.patch(lengthAt, out.length - payloadStart);
   });
   return out.take();
 }
