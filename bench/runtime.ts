@@ -81,7 +81,8 @@ const nsenter = ["nsenter", "-m", "-t", String(holder.pid)];
 
 type Tool = { name: string; argv: (verb: string[]) => string[] };
 const tools: Tool[] = [
-  { name: "hood", argv: (v) => [process.execPath, HOOD, "--root", join(dir, "hood"), ...v] },
+  // As containerd and podman run it: the executable, whose shebang sets up Node (bin/hood).
+  { name: "hood", argv: (v) => [HOOD, "--root", join(dir, "hood"), ...v] },
   { name: "runc", argv: (v) => ["runc", "--root", join(dir, "runc"), ...v] },
   { name: "crun", argv: (v) => [...nsenter, "crun", "--root", join(dir, "crun"), ...v] },
 ];

@@ -23,7 +23,7 @@ const devnull = openSync("/dev/null", "r+");
 
 async function hoodOnce(): Promise<number> {
   const started = performance.now();
-  const launch = Launch.start({
+  const launch = await Launch.start({
     program: {
       cloneFlags: FLAGS,
       steps: [step("exec", { candidates: ["/bin/true"], argv: ["true"], envp: [] })],

@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     } catch (e) {
       launch.kill();
       await a.pidfdWait(launch.processPidfd).catch(() => undefined);
-      await destroy(ctx, record);
+      await destroy(ctx, record, spec);
       throw e;
     }
     launch.detach();
@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     if (status.signal === constants.signals.SIGKILL && oomKilled(record.cgroupPaths)) {
       log.error(`run ${id}: the container was killed by the OOM killer`);
     }
-    if (!values.keep) await destroy(ctx, record);
+    if (!values.keep) await destroy(ctx, record, spec);
     return status.signal !== null ? 128 + status.signal : (status.code ?? 255);
   });
 }

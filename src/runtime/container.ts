@@ -238,8 +238,8 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     const base = { id: o.id, bundle, annotations: spec.annotations };
     const dirs = cgroup.dirs;
     const unified = cgroup.unified;
-    await primed;
-    launch = Launch.start({
+    launch = await Launch.start({
+      after: primed,
       program,
       stdio: o.stdio ?? [0, 1, 2],
       cgroupFd,
@@ -473,13 +473,19 @@ export async function remove(ctx: RuntimeContext, id: string, force: boolean): P
   });
 }
 
-/** Poststop hooks, then the cgroup and the state directory. */
-export async function destroy(ctx: RuntimeContext, record: ContainerRecord): Promise<void> {
-  let spec: Spec | null = null;
-  try {
-    spec = readSpec(ctx.root, record.id);
-  } catch {
-    spec = null;
+/** Poststop hooks, then the cgroup and the state directory. `known`: the spec, when in hand. */
+export async function destroy(
+  ctx: RuntimeContext,
+  record: ContainerRecord,
+  known?: Spec,
+): Promise<void> {
+  let spec: Spec | null = known ?? null;
+  if (!spec) {
+    try {
+      spec = readSpec(ctx.root, record.id);
+    } catch {
+      spec = null;
+    }
   }
   if (spec) {
     try {

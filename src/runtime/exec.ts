@@ -87,8 +87,8 @@ export async function execProcess(
       capabilities: caps,
       seccomp,
     });
-    await primed;
-    launch = Launch.start({
+    launch = await Launch.start({
+      after: primed,
       program,
       stdio: o.stdio ?? [0, 1, 2],
       cgroupFd,
