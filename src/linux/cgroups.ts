@@ -201,8 +201,9 @@ export function readHostCgroups(): HostCgroups {
  * the v1 cgroup it is already in. Any write to a cgroup.procs takes cgroup_threadgroup_rwsem
  * for writing, and the first writer after a quiet spell waits for an RCU grace period (10-20 ms
  * on this kind of machine, a third of a container's start); for about one more grace period
- * after a writer leaves, the next one does not wait. Started when create begins and awaited just
- * before `joinV1`, that wait overlaps the compile instead of following it. It never fails: a
+ * after a writer leaves, the next one does not wait. Started as soon as the CLI knows its verb
+ * and awaited just before `joinV1`, that wait overlaps validating and compiling the spec
+ * instead of following them. It never fails: a
  * write that is refused only means no gain. Nothing to do without v1 hierarchies (cgroup2 is
  * joined by CLONE_INTO_CGROUP, which takes the lock only for reading).
  */
