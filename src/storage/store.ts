@@ -25,13 +25,10 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import {
-  assemble,
-  extractLayer,
-  type LayerDigests,
-  MetadataWriter,
-  readMetadataFile,
-} from "../archive/index.ts";
+// extract.ts (tar, zlib, zstd, sha256), tar-split's metadata file (zlib) and assemble are
+// imported where a layer is imported or exported: creating or removing a container, the
+// common case, loads none of them.
+import type { LayerDigests } from "../archive/compression.ts";
 import { HoodError, syscallError } from "../errors.ts";
 import type { Driver, DriverName } from "./driver.ts";
 import {
@@ -133,14 +130,16 @@ export class LayerStore {
     } else {
       name = o.driver ?? detectDriver(root);
     }
-    const driver = makeDriver(name, {
+    const driver = await makeDriver(name, {
       home: join(root, name),
       options: optionsFor(name, o.options ?? {}),
       warn,
     });
     await driver.init();
     const store = new LayerStore(root, driver, warn);
-    await store.write(async () => {});
+    // Repairs at open only when something was announced: every operation repairs under its
+    // lock anyway, and a lock-and-read for nothing costs every command a round trip.
+    if (existing && existing.pending.length > 0) await store.write(async () => {});
     return store;
   }
 
@@ -316,6 +315,10 @@ export class LayerStore {
     let digests: LayerDigests | undefined;
     let entries = 0;
     try {
+      const [{ extractLayer }, { MetadataWriter }] = await Promise.all([
+        import("../archive/extract.ts"),
+        import("../archive/tar-split/metadata-file.ts"),
+      ]);
       await this.driver.createLayer(tmp, parent, async (dir) => {
         const path = this.tarSplitPath(tmp);
         const meta = new MetadataWriter(path);
@@ -382,6 +385,10 @@ export class LayerStore {
   exportLayer(ref: string, sink: Sink): Promise<LayerRecord> {
     return this.read(async (m) => {
       const layer = this.resolveLayerIn(m, ref);
+      const [{ assemble }, { readMetadataFile }] = await Promise.all([
+        import("../archive/tar-split/assemble.ts"),
+        import("../archive/tar-split/metadata-file.ts"),
+      ]);
       await this.driver.withLayerFiles(layer.id, async (dir) => {
         let fd: number;
         try {

@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { DT, fsat, O, S, SINGLE, statAt } from "../../archive/fsat.ts";
-import { layerFromUpperDir } from "../../archive/index.ts";
+import { layerFromUpperDir } from "../../archive/overlay-diff.ts";
 import { HoodError, syscallError } from "../../errors.ts";
 import type { Driver, DriverContext } from "../driver.ts";
 import { randomId } from "../ids.ts";
