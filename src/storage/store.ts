@@ -469,8 +469,15 @@ export class LayerStore {
 
   // ---- containers
 
-  /** Creates a writable root filesystem named `name` on top of `layerRef`, mounted. */
-  createContainer(name: string, layerRef: string): Promise<ContainerInfo> {
+  /**
+   * Creates a writable root filesystem named `name` on top of `layerRef`, mounted unless
+   * `mount` is false (as `podman create` leaves it: `mount` mounts it later).
+   */
+  createContainer(
+    name: string,
+    layerRef: string,
+    o: { mount?: boolean } = {},
+  ): Promise<ContainerInfo> {
     checkName(name);
     return this.write(async (m) => {
       if (Object.values(m.containers).some((c) => c.name === name)) {
@@ -483,7 +490,7 @@ export class LayerStore {
       const id = randomId();
       const op = this.begin(m, { op: "create-container", id, pid: process.pid });
       try {
-        await this.driver.createContainer(id, this.chain(m, layer.id));
+        await this.driver.createContainer(id, this.chain(m, layer.id), o.mount ?? true);
       } catch (e) {
         await this.driver.removeContainer(id).catch(() => {});
         this.end(m, op);
