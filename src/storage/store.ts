@@ -43,6 +43,7 @@ import {
 import { StoreLock } from "./lock.ts";
 import {
   type ContainerRecord,
+  type Durability,
   emptyMetadata,
   type LayerRecord,
   type PendingOp,
@@ -183,7 +184,7 @@ export class LayerStore {
     });
   }
 
-  private save(m: StoreMetadata, durable = true): void {
+  private save(m: StoreMetadata, durable: Durability = true): void {
     writeMetadata(this.root, m, durable);
   }
 
@@ -239,7 +240,11 @@ export class LayerStore {
 
   private end(m: StoreMetadata, op: PendingOp): void {
     m.pending = m.pending.filter((p) => p !== op);
-    this.save(m);
+    // A removal's commit need not be durable: its announcement is, so if a power loss takes
+    // the commit back, the next open finds the announcement and finishes the removal (removals
+    // are idempotent). The temp file is still fsynced, so store.json is never torn or empty.
+    // A creation's commit is durable: after it the caller is told the object exists.
+    this.save(m, op.op.startsWith("remove") ? "contents" : true);
   }
 
   // ---- look-ups
