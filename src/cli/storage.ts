@@ -1,7 +1,7 @@
 /**
  * `hood storage`: the layer store's command line.
  *   import-layer [--parent LAYER] FILE|-      export-layer LAYER [-o FILE]
- *   create NAME --layer LAYER                 diff NAME [-o FILE]       commit NAME
+ *   create NAME --layer LAYER [--no-mount]    diff NAME [-o FILE]       commit NAME
  *   mount NAME    unmount NAME    ls    inspect ID|NAME    rm ID|NAME...    prune    check
  * Options for every verb, before or after it: --storage-root DIR, --storage-driver NAME,
  * --storage-opt DRIVER.KEY=VALUE (repeatable), --json.
@@ -20,7 +20,8 @@ const USAGE = `usage: hood storage [options] COMMAND [arguments]
 commands:
   import-layer [--parent LAYER] FILE|-   store a layer tar (plain, gzip or zstd); prints its ID
   export-layer LAYER [-o FILE]           the layer's original tar, byte for byte
-  create NAME --layer LAYER              a writable rootfs on top of LAYER, mounted; prints its path
+  create NAME --layer LAYER [--no-mount] a writable rootfs on top of LAYER, mounted (unless
+                                         --no-mount: mount it later); prints its path
   diff NAME [-o FILE]                    the rootfs's changes as an OCI layer tar
   commit NAME                            store those changes as a new layer; prints its ID
   mount NAME | unmount NAME              mount or unmount a rootfs
@@ -231,12 +232,12 @@ export async function main(argv: string[]): Promise<number> {
     case "create": {
       const { values, positionals } = parseArgs({
         args,
-        options: { layer: { type: "string" } },
+        options: { layer: { type: "string" }, "no-mount": { type: "boolean" } },
         allowPositionals: true,
       });
       const name = oneArg(positionals, "container name", verb);
       if (!values.layer) throw new HoodError("storage create: --layer LAYER is required", "USAGE");
-      const c = await store.createContainer(name, values.layer);
+      const c = await store.createContainer(name, values.layer, { mount: !values["no-mount"] });
       if (g.json) json(c);
       else out(`${c.path}\n`);
       return 0;

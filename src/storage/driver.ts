@@ -41,9 +41,10 @@ export interface Driver {
   withLayerFiles<T>(id: string, fn: (dir: string) => Promise<T>): Promise<T>;
   /**
    * Creates container `id`'s writable root filesystem on top of `chain` (the layer and its
-   * ancestors, top first) and mounts it; returns its path.
+   * ancestors, top first) and, unless `mount` is false, mounts it; returns its path. Drivers
+   * whose rootfs is a plain directory (btrfs, vfs) have nothing to mount.
    */
-  createContainer(id: string, chain: string[]): Promise<string>;
+  createContainer(id: string, chain: string[], mount?: boolean): Promise<string>;
   /** Mounts a container's rootfs again (after a reboot, or after unmount); returns its path. */
   mountContainer(id: string, chain: string[]): Promise<string>;
   unmountContainer(id: string): Promise<void>;

@@ -1,6 +1,40 @@
 /** Layer and container identifiers: chain IDs from diffIDs, random IDs, name checks. */
-import { createHash, randomBytes } from "node:crypto";
-import { HoodError } from "../errors.ts";
+import { closeSync, openSync, readSync } from "node:fs";
+import { createRequire } from "node:module";
+import { HoodError, syscallError } from "../errors.ts";
+
+// node:crypto is loaded only for chain IDs (imports): loading it brings the whole stream
+// stack (about 5 ms), which creating or removing a container does not otherwise need.
+function sha256Hex(text: string): string {
+  const { createHash } = createRequire(import.meta.url)(
+    "node:crypto",
+  ) as typeof import("node:crypto");
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** `n` random bytes from the kernel's CSPRNG (what crypto.randomBytes reads too). */
+function randomBytes(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  let fd: number;
+  try {
+    fd = openSync("/dev/urandom", "r");
+  } catch (e) {
+    throw syscallError('open "/dev/urandom"', e);
+  }
+  try {
+    for (let off = 0; off < n; ) {
+      const got = readSync(fd, b, off, n - off, null);
+      if (got <= 0) throw new HoodError('read "/dev/urandom": end of file', "EIO");
+      off += got;
+    }
+  } catch (e) {
+    if (e instanceof HoodError) throw e;
+    throw syscallError('read "/dev/urandom"', e);
+  } finally {
+    closeSync(fd);
+  }
+  return b;
+}
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const HEX_ID = /^[0-9a-f]{64}$/;
@@ -16,7 +50,7 @@ export function chainId(parentChainId: string | undefined, diffId: string): stri
   if (!DIGEST.test(parentChainId)) {
     throw new HoodError(`chain id: bad parent chain id ${JSON.stringify(parentChainId)}`);
   }
-  return `sha256:${createHash("sha256").update(`${parentChainId} ${diffId}`).digest("hex")}`;
+  return `sha256:${sha256Hex(`${parentChainId} ${diffId}`)}`;
 }
 
 /** The chain IDs of a list of diffIDs, base layer first. */

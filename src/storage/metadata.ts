@@ -84,15 +84,23 @@ export function readMetadata(root: string): StoreMetadata | null {
 }
 
 /**
+ * How much of a replacement survives a power loss. `true`: the new contents (the temp file is
+ * fsynced before the rename, the directory after it). `"contents"`: the old or the new
+ * contents, each whole (the temp file is fsynced, the rename is not made durable): for a
+ * change whose loss the store repairs by itself. `false`: no fsync; after a power loss the
+ * file may even be empty, so only for what the store can do without.
+ */
+export type Durability = boolean | "contents";
+
+/**
  * Replaces a file atomically (temp + rename): a reader, or a process after a kill -9, sees the
- * old or the new contents. `durable` adds the fsyncs (file, then directory) that make the new
- * contents survive a power loss as well.
+ * old or the new contents. `durable` says what a power loss may take (see Durability).
  */
 export function writeFileAtomic(
   dir: string,
   name: string,
   data: string | Buffer,
-  durable = true,
+  durable: Durability = true,
 ): void {
   const tmp = join(dir, `.${name}.tmp-${process.pid}`);
   const path = join(dir, name);
@@ -102,12 +110,12 @@ export function writeFileAtomic(
       const buf = typeof data === "string" ? Buffer.from(data) : data;
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off);
-      if (durable) fsyncSync(fd);
+      if (durable !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
-    if (durable) syncDir(dir);
+    if (durable === true) syncDir(dir);
   } catch (e) {
     throw syscallError(`write ${JSON.stringify(path)}`, e);
   }
@@ -127,6 +135,6 @@ export function syncDir(dir: string): void {
  * `durable: false` is for announcing pending work: after a power loss the announcement may be
  * gone, but so is the work's commit, and what it left on disk has no record: prune removes it.
  */
-export function writeMetadata(root: string, m: StoreMetadata, durable = true): void {
+export function writeMetadata(root: string, m: StoreMetadata, durable: Durability = true): void {
   writeFileAtomic(root, METADATA_FILE, `${JSON.stringify(m, null, 1)}\n`, durable);
 }

@@ -7,10 +7,6 @@ import { existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { HoodError } from "../errors.ts";
 import { DRIVER_NAMES, type Driver, type DriverContext, type DriverName } from "./driver.ts";
-import { BtrfsDriver } from "./drivers/btrfs.ts";
-import { LvmThinDriver } from "./drivers/lvmthin.ts";
-import { OverlayDriver } from "./drivers/overlay.ts";
-import { VfsDriver } from "./drivers/vfs.ts";
 import { FS_MAGIC } from "./native.ts";
 
 export function checkDriverName(name: string): DriverName {
@@ -47,15 +43,16 @@ export function optionsFor(name: DriverName, all: Record<string, string>): Recor
   return out;
 }
 
-export function makeDriver(name: DriverName, ctx: DriverContext): Driver {
+/** The driver's module is loaded only when it is used (lvmthin's loads child_process). */
+export async function makeDriver(name: DriverName, ctx: DriverContext): Promise<Driver> {
   switch (name) {
     case "overlay":
-      return new OverlayDriver(ctx);
+      return new (await import("./drivers/overlay.ts")).OverlayDriver(ctx);
     case "btrfs":
-      return new BtrfsDriver(ctx);
+      return new (await import("./drivers/btrfs.ts")).BtrfsDriver(ctx);
     case "lvmthin":
-      return new LvmThinDriver(ctx);
+      return new (await import("./drivers/lvmthin.ts")).LvmThinDriver(ctx);
     case "vfs":
-      return new VfsDriver(ctx);
+      return new (await import("./drivers/vfs.ts")).VfsDriver(ctx);
   }
 }

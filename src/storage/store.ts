@@ -25,13 +25,10 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import {
-  assemble,
-  extractLayer,
-  type LayerDigests,
-  MetadataWriter,
-  readMetadataFile,
-} from "../archive/index.ts";
+// extract.ts (tar, zlib, zstd, sha256), tar-split's metadata file (zlib) and assemble are
+// imported where a layer is imported or exported: creating or removing a container, the
+// common case, loads none of them.
+import type { LayerDigests } from "../archive/compression.ts";
 import { HoodError, syscallError } from "../errors.ts";
 import type { Driver, DriverName } from "./driver.ts";
 import {
@@ -46,6 +43,7 @@ import {
 import { StoreLock } from "./lock.ts";
 import {
   type ContainerRecord,
+  type Durability,
   emptyMetadata,
   type LayerRecord,
   type PendingOp,
@@ -133,14 +131,16 @@ export class LayerStore {
     } else {
       name = o.driver ?? detectDriver(root);
     }
-    const driver = makeDriver(name, {
+    const driver = await makeDriver(name, {
       home: join(root, name),
       options: optionsFor(name, o.options ?? {}),
       warn,
     });
     await driver.init();
     const store = new LayerStore(root, driver, warn);
-    await store.write(async () => {});
+    // Repairs at open only when something was announced: every operation repairs under its
+    // lock anyway, and a lock-and-read for nothing costs every command a round trip.
+    if (existing && existing.pending.length > 0) await store.write(async () => {});
     return store;
   }
 
@@ -184,7 +184,7 @@ export class LayerStore {
     });
   }
 
-  private save(m: StoreMetadata, durable = true): void {
+  private save(m: StoreMetadata, durable: Durability = true): void {
     writeMetadata(this.root, m, durable);
   }
 
@@ -240,7 +240,11 @@ export class LayerStore {
 
   private end(m: StoreMetadata, op: PendingOp): void {
     m.pending = m.pending.filter((p) => p !== op);
-    this.save(m);
+    // A removal's commit need not be durable: its announcement is, so if a power loss takes
+    // the commit back, the next open finds the announcement and finishes the removal (removals
+    // are idempotent). The temp file is still fsynced, so store.json is never torn or empty.
+    // A creation's commit is durable: after it the caller is told the object exists.
+    this.save(m, op.op.startsWith("remove") ? "contents" : true);
   }
 
   // ---- look-ups
@@ -316,6 +320,10 @@ export class LayerStore {
     let digests: LayerDigests | undefined;
     let entries = 0;
     try {
+      const [{ extractLayer }, { MetadataWriter }] = await Promise.all([
+        import("../archive/extract.ts"),
+        import("../archive/tar-split/metadata-file.ts"),
+      ]);
       await this.driver.createLayer(tmp, parent, async (dir) => {
         const path = this.tarSplitPath(tmp);
         const meta = new MetadataWriter(path);
@@ -382,6 +390,10 @@ export class LayerStore {
   exportLayer(ref: string, sink: Sink): Promise<LayerRecord> {
     return this.read(async (m) => {
       const layer = this.resolveLayerIn(m, ref);
+      const [{ assemble }, { readMetadataFile }] = await Promise.all([
+        import("../archive/tar-split/assemble.ts"),
+        import("../archive/tar-split/metadata-file.ts"),
+      ]);
       await this.driver.withLayerFiles(layer.id, async (dir) => {
         let fd: number;
         try {
@@ -462,8 +474,15 @@ export class LayerStore {
 
   // ---- containers
 
-  /** Creates a writable root filesystem named `name` on top of `layerRef`, mounted. */
-  createContainer(name: string, layerRef: string): Promise<ContainerInfo> {
+  /**
+   * Creates a writable root filesystem named `name` on top of `layerRef`, mounted unless
+   * `mount` is false (as `podman create` leaves it: `mount` mounts it later).
+   */
+  createContainer(
+    name: string,
+    layerRef: string,
+    o: { mount?: boolean } = {},
+  ): Promise<ContainerInfo> {
     checkName(name);
     return this.write(async (m) => {
       if (Object.values(m.containers).some((c) => c.name === name)) {
@@ -476,7 +495,7 @@ export class LayerStore {
       const id = randomId();
       const op = this.begin(m, { op: "create-container", id, pid: process.pid });
       try {
-        await this.driver.createContainer(id, this.chain(m, layer.id));
+        await this.driver.createContainer(id, this.chain(m, layer.id), o.mount ?? true);
       } catch (e) {
         await this.driver.removeContainer(id).catch(() => {});
         this.end(m, op);

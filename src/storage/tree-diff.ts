@@ -10,8 +10,10 @@
  */
 import { closeSync, readSync } from "node:fs";
 import { fsat, O, S, SINGLE, type StatAt, statAt } from "../archive/fsat.ts";
-import type { TarHeader } from "../archive/index.ts";
-import { TarWriter, WHITEOUT_PREFIX } from "../archive/index.ts";
+// The tar writer and whiteout names only: the archive index would load zlib and crypto.
+import type { TarHeader } from "../archive/tar-header.ts";
+import { TarWriter } from "../archive/tar-writer.ts";
+import { WHITEOUT_PREFIX } from "../archive/whiteout.ts";
 import { HoodError, syscallError } from "../errors.ts";
 
 type Kind = "file" | "hardlink" | "symlink" | "char" | "block" | "directory" | "fifo";

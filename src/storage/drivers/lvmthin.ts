@@ -315,9 +315,10 @@ export class LvmThinDriver implements Driver {
     }
   }
 
-  async createContainer(id: string, chain: string[]): Promise<string> {
+  async createContainer(id: string, chain: string[], mount = true): Promise<string> {
     const lv = lvName("container", id);
     this.exec(lvm.snapshot(this.pool, lvName("layer", chain[0]!), lv));
+    if (!mount) return this.containerPath(id);
     this.exec(lvm.activate(this.pool, lv));
     return this.mount(lv, false);
   }

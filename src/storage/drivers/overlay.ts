@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { DT, fsat, O, S, SINGLE, statAt } from "../../archive/fsat.ts";
-import { layerFromUpperDir } from "../../archive/index.ts";
+import { layerFromUpperDir } from "../../archive/overlay-diff.ts";
 import { HoodError, syscallError } from "../../errors.ts";
 import type { Driver, DriverContext } from "../driver.ts";
 import { randomId } from "../ids.ts";
@@ -309,10 +309,10 @@ export class OverlayDriver implements Driver {
     };
   }
 
-  async createContainer(id: string, chain: string[]): Promise<string> {
+  async createContainer(id: string, chain: string[], mount = true): Promise<string> {
     const c = this.containerDir(id);
     for (const d of ["upper", "work", "merged"]) mkdirSync(join(c, d), { recursive: true });
-    return this.mountContainer(id, chain);
+    return mount ? this.mountContainer(id, chain) : this.containerPath(id);
   }
 
   async mountContainer(id: string, chain: string[]): Promise<string> {

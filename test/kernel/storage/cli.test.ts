@@ -100,6 +100,56 @@ describe("hood storage", { skip: isRoot ? false : "needs root" }, () => {
     ok(["check"]);
   });
 
+  it("creates without mounting (--no-mount), mounts later, removes", () => {
+    const base = ok(["import-layer", fx.basePath]).toString().trim();
+    const path = ok(["create", "cold", "--layer", base, "--no-mount"]).toString().trim();
+    assert.deepEqual(mountsBelow(root), [], "nothing is mounted");
+    const cold = JSON.parse(ok(["ls", "--json"]).toString()).containers;
+    assert.deepEqual(
+      cold.map((c: { name: string; mounted: boolean }) => [c.name, c.mounted]),
+      [["cold", false]],
+    );
+    assert.equal(ok(["mount", "cold"]).toString().trim(), path);
+    assert.deepEqual(mountsBelow(root), [path]);
+    assert.equal(readFileSync(join(path, "etc/hostname"), "utf8"), "base\n");
+    ok(["rm", "cold"]);
+    ok(["create", "never", "--layer", base, "--no-mount"]);
+    ok(["rm", "never"]);
+    assert.deepEqual(mountsBelow(root), []);
+    ok(["rm", base]);
+    ok(["check"]);
+  });
+
+  it("loads no compression, hashing, stream or child-process code to create and remove", () => {
+    const base = ok(["import-layer", fx.basePath]).toString().trim();
+    const probe = join(dir, "modules.cjs");
+    writeFileSync(
+      probe,
+      'const b = new Set(process.moduleLoadList); process.on("exit", () => require("fs").writeFileSync(process.env.HOOD_MODULES_OUT, process.moduleLoadList.filter((m) => !b.has(m)).join("\\n")));',
+    );
+    for (const args of [
+      ["create", "lean", "--layer", base],
+      ["rm", "lean"],
+    ]) {
+      const out = join(dir, "modules.txt");
+      const r = spawnSync(
+        process.execPath,
+        ["-r", probe, HOOD, "storage", "--storage-root", root, ...args],
+        { env: { ...process.env, HOOD_MODULES_OUT: out }, encoding: "utf8" },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const loaded = readFileSync(out, "utf8").split("\n");
+      for (const m of ["zlib", "crypto", "stream", "child_process"]) {
+        assert.deepEqual(
+          loaded.filter((x) => x === `NativeModule ${m}`),
+          [],
+          `hood storage ${args[0]} loads node:${m}`,
+        );
+      }
+    }
+    ok(["rm", base]);
+  });
+
   it("says what is wrong, with exit codes", () => {
     const missing = hood(["export-layer", "0123456789ab"]);
     assert.equal(missing.status, 1);
