@@ -364,12 +364,15 @@ export class TarReader {
   }
 }
 
+/** Shared by every empty field: it has no bytes to change. */
+const EMPTY_FIELD = Buffer.alloc(0);
+
 /** A NUL-terminated header field, copied (the block belongs to the source). */
 function fieldCopy(block: Buffer, [off, len]: readonly [number, number]): Buffer {
   let end = off;
   const stop = off + len;
   while (end < stop && block[end] !== 0) end++;
-  return Buffer.copyBytesFrom(block, off, end - off);
+  return end === off ? EMPTY_FIELD : Buffer.copyBytesFrom(block, off, end - off);
 }
 
 function fieldText(block: Buffer, [off, len]: readonly [number, number]): string {
