@@ -287,7 +287,8 @@ export async function extractIntoFd(
       rec?.beginEntry(entry);
       const sink = extractEntry(entry);
       try {
-        let chunk = await reader.read();
+        let chunk = reader.readNow();
+        if (chunk === undefined) chunk = await reader.read();
         if (sink?.whole && (chunk ? chunk.length : 0) === entry.dataSize) {
           // The whole file in one piece: one record does all of it.
           if (chunk) rec?.data(chunk);
@@ -296,7 +297,8 @@ export async function extractIntoFd(
           while (chunk) {
             rec?.data(chunk);
             sink?.data(chunk);
-            chunk = await reader.read();
+            chunk = reader.readNow();
+            if (chunk === undefined) chunk = await reader.read();
           }
           sink?.end();
         }

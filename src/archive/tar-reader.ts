@@ -103,6 +103,19 @@ export class TarReader {
     return p;
   }
 
+  /**
+   * Like read(), without a promise when it can: the next piece when the source's current
+   * chunk has some, null when the data is all read, undefined when read() must be awaited.
+   */
+  readNow(max = 1 << 20): Buffer | null | undefined {
+    if (this.error) return undefined;
+    if (this.remaining === 0) return null;
+    const p = this.src.someNow(Math.min(max, this.remaining));
+    if (!p) return undefined;
+    this.remaining -= p.length;
+    return p;
+  }
+
   /** After next() returned null: the bytes that follow the end-of-archive marker, in pieces. */
   async readRest(max = 1 << 20): Promise<Buffer | null> {
     if (this.error) throw this.error;
@@ -128,7 +141,7 @@ export class TarReader {
     const raw: Buffer[] = [];
     if (this.pad > 0) {
       // The end of the stream inside the last entry's padding is tolerated, as Go does.
-      const p = await this.src.upTo(this.pad);
+      const p = this.src.takeNow(this.pad) ?? (await this.src.upTo(this.pad));
       this.pad = 0;
       if (p.length > 0) raw.push(p);
     }
@@ -137,7 +150,7 @@ export class TarReader {
     let longName: Buffer | undefined;
     let longLink: Buffer | undefined;
     for (;;) {
-      const block = await this.src.upTo(BLOCK);
+      const block = this.src.takeNow(BLOCK) ?? (await this.src.upTo(BLOCK));
       if (block.length === 0) return this.end(raw);
       if (block.length < BLOCK) {
         throw new HoodError(
