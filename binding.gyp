@@ -11,6 +11,7 @@
         "native/addon/ptrace.c",
         "native/addon/bpf.c",
         "native/addon/crc64.c",
+        "native/addon/tarhdr.c",
         "native/addon/mountapi.c",
         "native/addon/btrfs.c"
       ],

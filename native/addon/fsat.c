@@ -422,24 +422,29 @@ static napi_value fsat_readdir(napi_env env, napi_callback_info info) {
 #include <openssl/evp.h>
 #include <pthread.h>
 
-enum { WQ_PAD = 0, WQ_WRITE = 1, WQ_FINISH = 2, WQ_HASH = 3, WQ_CREATE = 4 };
+enum { WQ_PAD = 0, WQ_WRITE = 1, WQ_FINISH = 2, WQ_HASH = 3, WQ_CREATE = 4, WQ_FILE = 5 };
 /* The fd of WRITE and FINISH records for "the file the last CREATE made". */
 #define WQ_CURRENT (-2)
-/* FINISH flags; WQF_REF on WRITE and HASH: the data stays in the caller's buffer (held by a
- * reference until the record has run) instead of being copied into the ring. */
-enum { WQF_CHOWN = 1, WQF_TRUNCATE = 2, WQF_META = 4, WQF_KEEP_OPEN = 8, WQF_REF = 16 };
+/* FINISH (and FILE) flags: WQF_META is fchmod then utimensat, WQF_TIMES utimensat alone (the
+ * file was created with its final mode). WQF_REF on WRITE and HASH: the data stays in the
+ * caller's buffer (held by a reference until the record has run) instead of being copied into
+ * the ring. */
+enum { WQF_CHOWN = 1, WQF_TRUNCATE = 2, WQF_META = 4, WQF_KEEP_OPEN = 8, WQF_REF = 16, WQF_TIMES = 32 };
 
 /* A record in the ring: this header, then `len` bytes (data, or a path for messages), the
  * whole padded to 16 bytes. A PAD record (or less room than a header) sends the reader back
- * to the start of the ring. */
+ * to the start of the ring. A FILE record is a whole small file in one: its payload is the
+ * name (name_len bytes with the NUL), the path for messages (off bytes), then the data; it
+ * runs openat(fd, name), write, the FINISH steps of `flags` and close. */
 struct wq_rec {
   uint32_t type;
   int32_t fd;
   uint32_t flags;
   uint32_t len;
-  uint32_t uid, gid, mode, unused;
-  int64_t off; /* WRITE: file offset, -1 for the current position; FINISH: truncate size */
-  uint64_t ref_data; /* WQF_REF: the address of the data */
+  uint32_t uid, gid, mode, name_len;
+  int64_t off; /* WRITE: file offset, -1 for the current position; FINISH: truncate size;
+                * FILE: length of the path */
+  uint64_t ref_data; /* WQF_REF: the address of the data; FILE: open flags << 32 | create mode */
   struct timespec times[2];
 };
 
@@ -511,10 +516,54 @@ static int wq_write_all(int fd, const char *p, size_t len, int64_t off) {
   return 0;
 }
 
+/* Publishes the path of the file whose record failed (the first error only). */
+static void wq_publish(struct wq *q, const char *path, size_t len) {
+  size_t n = len < sizeof q->err_path - 1 ? len : sizeof q->err_path - 1;
+  pthread_mutex_lock(&q->mu);
+  memcpy(q->err_path, path, n);
+  q->err_path[n] = 0;
+  q->published = 1;
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* The steps after a file's data, as `flags` says; errors name `err_fd`. */
+static void wq_finish_steps(struct wq *q, int fd, const struct wq_rec *r, int err_fd) {
+  if ((r->flags & WQF_TRUNCATE) && ftruncate(fd, (off_t)r->off) < 0) wq_fail(q, errno, "ftruncate", err_fd);
+  else if ((r->flags & WQF_CHOWN) && fchown(fd, r->uid, r->gid) < 0) wq_fail(q, errno, "fchown", err_fd);
+  else if ((r->flags & WQF_META) && fchmod(fd, (mode_t)r->mode) < 0) wq_fail(q, errno, "fchmod", err_fd);
+  else if ((r->flags & (WQF_META | WQF_TIMES)) && syscall(SYS_utimensat, fd, NULL, r->times, 0) < 0)
+    wq_fail(q, errno, "utimensat", err_fd);
+}
+
+/* Runs a FILE record: create, write, finish, close. */
+static void wq_run_file(struct wq *q, const struct wq_rec *r, const char *payload) {
+  if (q->err) return;
+  const char *name = payload;
+  const char *path = payload + r->name_len;
+  size_t plen = (size_t)r->off;
+  const char *data = path + plen;
+  size_t dlen = r->len - r->name_len - plen;
+  int fd;
+  do fd = openat(r->fd, name, (int)(r->ref_data >> 32) | O_CLOEXEC, (mode_t)(uint32_t)r->ref_data);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    wq_fail(q, errno, "openat", WQ_CURRENT);
+  } else {
+    if (wq_write_all(fd, data, dlen, -1) < 0) wq_fail(q, errno, "write", WQ_CURRENT);
+    else wq_finish_steps(q, fd, r, WQ_CURRENT);
+    if (close(fd) < 0 && errno != EINTR && !q->err) wq_fail(q, errno, "close", WQ_CURRENT);
+  }
+  if (q->err && !q->published) wq_publish(q, path, plen);
+}
+
 /* Runs one record on the queue's thread. */
 static void wq_run(struct wq *q, const struct wq_rec *r) {
   const char *data = wq_is_ref(r) ? (const char *)(uintptr_t)r->ref_data : (const char *)(r + 1);
   int failed = q->err != 0; /* only this thread sets it */
+  if (r->type == WQ_FILE) {
+    wq_run_file(q, r, data);
+    return;
+  }
   if (r->type == WQ_HASH) {
     if (failed) return;
     if (!q->sha) {
@@ -542,23 +591,10 @@ static void wq_run(struct wq *q, const struct wq_rec *r) {
     if (!failed && wq_write_all(fd, data, r->len, r->off) < 0) wq_fail(q, errno, "write", r->fd);
     return;
   }
-  if (!failed) {
-    if ((r->flags & WQF_TRUNCATE) && ftruncate(fd, (off_t)r->off) < 0) wq_fail(q, errno, "ftruncate", r->fd);
-    else if ((r->flags & WQF_CHOWN) && fchown(fd, r->uid, r->gid) < 0) wq_fail(q, errno, "fchown", r->fd);
-    else if ((r->flags & WQF_META) && fchmod(fd, (mode_t)r->mode) < 0) wq_fail(q, errno, "fchmod", r->fd);
-    else if ((r->flags & WQF_META) && syscall(SYS_utimensat, fd, NULL, r->times, 0) < 0)
-      wq_fail(q, errno, "utimensat", r->fd);
-  }
+  if (!failed) wq_finish_steps(q, fd, r, r->fd);
   if (fd >= 0 && !(r->flags & WQF_KEEP_OPEN) && close(fd) < 0 && errno != EINTR && !q->err)
     wq_fail(q, errno, "close", r->fd);
-  if (q->err && !q->published && q->err_fd == r->fd) {
-    size_t n = r->len < sizeof q->err_path - 1 ? r->len : sizeof q->err_path - 1;
-    pthread_mutex_lock(&q->mu);
-    memcpy(q->err_path, data, n);
-    q->err_path[n] = 0;
-    q->published = 1;
-    pthread_mutex_unlock(&q->mu);
-  }
+  if (q->err && !q->published && q->err_fd == r->fd) wq_publish(q, data, r->len);
 }
 
 static void *wq_main(void *arg) {
@@ -696,7 +732,24 @@ static struct wq *wq_arg(napi_env env, napi_value v) {
 /* Appends a record with `len` bytes of payload from `payload`, blocking while the ring (or the
  * count of files) is full. Only the caller's thread writes into the free part of the ring, so
  * the copy runs without the lock. */
+struct wq_part {
+  const void *p;
+  size_t n;
+};
+
+static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec *rec, const struct wq_part *parts,
+                                int nparts);
+
 static napi_value wq_push(napi_env env, struct wq *q, const struct wq_rec *rec, const void *payload) {
+  struct wq_part part = {payload, wq_is_ref(rec) ? 0 : rec->len};
+  return wq_push_parts(env, q, rec, &part, 1);
+}
+
+/* wq_push with the payload gathered from `parts` (rec->len bytes in all); for a REF record,
+ * parts[0].p is the address kept. */
+static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec *rec, const struct wq_part *parts,
+                                int nparts) {
+  const void *payload = parts[0].p;
   size_t need = wq_size(rec);
   int ref = wq_is_ref(rec);
   pthread_mutex_lock(&q->mu);
@@ -720,7 +773,9 @@ static napi_value wq_push(napi_env env, struct wq *q, const struct wq_rec *rec, 
   }
   memcpy(q->ring + at, rec, WQ_HDR);
   if (ref) ((struct wq_rec *)(q->ring + at))->ref_data = (uint64_t)(uintptr_t)payload;
-  else if (rec->len) memcpy(q->ring + at + WQ_HDR, payload, rec->len);
+  else
+    for (size_t i = 0, o = at + WQ_HDR; i < (size_t)nparts; o += parts[i].n, i++)
+      if (parts[i].n) memcpy(q->ring + o, parts[i].p, parts[i].n);
   pthread_mutex_lock(&q->mu);
   if (ref) q->refs_made++;
   q->head = at + need;
@@ -883,7 +938,7 @@ static napi_value wq_finish_js(napi_env env, napi_callback_info info) {
     napi_get_typedarray_info(env, argv[2], &t, &plen, &path, &ab, &byte_off);
   }
   if (plen > sizeof q->err_path - 1) plen = sizeof q->err_path - 1; /* enough to name the file */
-  const uint32_t known = WQF_CHOWN | WQF_TRUNCATE | WQF_META | WQF_KEEP_OPEN;
+  const uint32_t known = WQF_CHOWN | WQF_TRUNCATE | WQF_META | WQF_KEEP_OPEN | WQF_TIMES;
   struct wq_rec r = {.type = WQ_FINISH, .fd = fd, .flags = (uint32_t)flags & known, .len = (uint32_t)plen};
   r.uid = (uint32_t)uid;
   r.gid = (uint32_t)gid;
@@ -892,6 +947,63 @@ static napi_value wq_finish_js(napi_env env, napi_callback_info info) {
   r.times[0] = (struct timespec){.tv_sec = as, .tv_nsec = an};
   r.times[1] = (struct timespec){.tv_sec = ms, .tv_nsec = mn};
   return wq_push(env, q, &r, path);
+}
+
+/* The bytes of a Uint8Array argument; 0, or -1 with a TypeError pending. */
+static int arg_bytes(napi_env env, napi_value v, const char **data, size_t *len, const char *what) {
+  bool is_typed = false;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t byte_off;
+  void *p = NULL;
+  napi_is_typedarray(env, v, &is_typed);
+  if (!is_typed || napi_get_typedarray_info(env, v, &t, len, &p, &ab, &byte_off) != napi_ok || t != napi_uint8_array) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a Uint8Array", what);
+    hood_throw_type(env, msg);
+    return -1;
+  }
+  *data = p ? p : "";
+  return 0;
+}
+
+/* wqFile(queue, dirfd, name, openFlags, createMode, data, path, flags, uid, gid, mode,
+ * atimeSec, atimeNsec, mtimeSec, mtimeNsec): a whole small file as one record, copied into
+ * the ring: openat(dirfd, name, openFlags | O_CLOEXEC, createMode), write data, the FINISH
+ * steps of flags (TRUNCATE and KEEP_OPEN excepted), close. dirfd must stay open until the
+ * queue has run it (wqDrain). path only names the file in an error. */
+static napi_value wq_file_js(napi_env env, napi_callback_info info) {
+  ARGS(15);
+  struct wq *q = wq_arg(env, argv[0]);
+  if (!q) return NULL;
+  int32_t dirfd, oflags, cmode, flags, uid, gid, mode;
+  int64_t as, an, ms, mn;
+  const char *name, *data, *path;
+  size_t nlen, dlen, plen;
+  if (hood_arg_int32(env, argv[1], &dirfd, "dirfd") || arg_bytes(env, argv[2], &name, &nlen, "name") ||
+      hood_arg_int32(env, argv[3], &oflags, "openFlags") || hood_arg_int32(env, argv[4], &cmode, "createMode") ||
+      arg_bytes(env, argv[5], &data, &dlen, "data") || arg_bytes(env, argv[6], &path, &plen, "path") ||
+      hood_arg_int32(env, argv[7], &flags, "flags") || hood_arg_int32(env, argv[8], &uid, "uid") ||
+      hood_arg_int32(env, argv[9], &gid, "gid") || hood_arg_int32(env, argv[10], &mode, "mode") ||
+      hood_arg_int64(env, argv[11], &as, "atimeSec") || hood_arg_int64(env, argv[12], &an, "atimeNsec") ||
+      hood_arg_int64(env, argv[13], &ms, "mtimeSec") || hood_arg_int64(env, argv[14], &mn, "mtimeNsec"))
+    return NULL;
+  if (memchr(name, 0, nlen)) return hood_throw_type(env, "name must not contain a NUL byte");
+  if (plen > sizeof q->err_path - 1) plen = sizeof q->err_path - 1; /* enough to name the file */
+  if (nlen + 1 + plen + dlen > q->cap / 4 - WQ_HDR) return hood_throw_type(env, "wqFile: the file is too large for the ring");
+  const uint32_t known = WQF_CHOWN | WQF_META | WQF_TIMES;
+  struct wq_rec r = {.type = WQ_FILE, .fd = dirfd, .flags = (uint32_t)flags & known,
+                     .len = (uint32_t)(nlen + 1 + plen + dlen)};
+  r.uid = (uint32_t)uid;
+  r.gid = (uint32_t)gid;
+  r.mode = (uint32_t)mode;
+  r.name_len = (uint32_t)nlen + 1;
+  r.off = (int64_t)plen;
+  r.ref_data = (uint64_t)(uint32_t)oflags << 32 | (uint32_t)cmode;
+  r.times[0] = (struct timespec){.tv_sec = as, .tv_nsec = an};
+  r.times[1] = (struct timespec){.tv_sec = ms, .tv_nsec = mn};
+  struct wq_part parts[4] = {{name, nlen}, {"", 1}, {path, plen}, {data, dlen}};
+  return wq_push_parts(env, q, &r, parts, 4);
 }
 
 /* wqDigest(queue) -> Buffer: waits for the queued data, returns the SHA-256 of everything
@@ -981,6 +1093,7 @@ void hood_register_fsat(napi_env env, napi_value exports) {
   hood_export(env, exports, "wqCreateFile", wq_create_file_js);
   hood_export(env, exports, "wqWrite", wq_write_js);
   hood_export(env, exports, "wqFinish", wq_finish_js);
+  hood_export(env, exports, "wqFile", wq_file_js);
   hood_export(env, exports, "wqHash", wq_hash_js);
   hood_export(env, exports, "wqDigest", wq_digest_js);
   hood_export(env, exports, "wqDrain", wq_drain_js);

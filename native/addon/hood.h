@@ -52,6 +52,7 @@ void hood_register_fsat(napi_env env, napi_value exports);
 void hood_register_ptrace(napi_env env, napi_value exports);
 void hood_register_bpf(napi_env env, napi_value exports);
 void hood_register_crc64(napi_env env, napi_value exports);
+void hood_register_tarhdr(napi_env env, napi_value exports);
 void hood_register_mountapi(napi_env env, napi_value exports);
 void hood_register_btrfs(napi_env env, napi_value exports);
 

@@ -78,6 +78,11 @@ export class Crc64 {
     return this.state ? Buffer.from(this.state) : this.portable!.digest();
   }
 
+  /** The digest in base64 (as tar-split stores it), without a copy. */
+  digestBase64(): string {
+    return (this.state ?? this.portable!.digest()).toString("base64");
+  }
+
   /** Starts over (the CRC of nothing), so one object can serve many files. */
   reset(): this {
     if (this.state) this.state.fill(0);

@@ -9,7 +9,7 @@
  * parses and creates the next entries; every create, link, removal and lookup stays here, in
  * archive order.
  */
-import { closeSync, fchmodSync, fchownSync, openSync } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, fstatSync, openSync } from "node:fs";
 import { HoodError, syscallError } from "../errors.ts";
 import { type DecompressOptions, type LayerDigests, openLayer } from "./compression.ts";
 import { AT, fsat, O, openInRoot, S, SINGLE, statAt } from "./fsat.ts";
@@ -19,7 +19,7 @@ import { type TarEntry, TarReader, type TarReaderOptions } from "./tar-reader.ts
 import { recordEnd } from "./tar-split/disassemble.ts";
 import { SplitRecorder } from "./tar-split/recorder.ts";
 import { overlayOpaqueXattr, whiteoutOf } from "./whiteout.ts";
-import { CURRENT, FINISH, WriteQueue } from "./write-queue.ts";
+import { CURRENT, FILE_MAX, FINISH, type FileTimes, WriteQueue } from "./write-queue.ts";
 
 export interface ExtractOptions extends TarReaderOptions, DecompressOptions {
   /**
@@ -44,6 +44,17 @@ export interface ExtractResult {
 }
 
 const FLUSH_AT = 1 << 20;
+const NEW_FILE = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
+const EMPTY = Buffer.alloc(0);
+
+/** The process's umask (read without changing it). */
+function currentUmask(): number {
+  try {
+    return process.umask();
+  } catch {
+    return 0o7777; // unknown: every file gets its fchmod
+  }
+}
 const ELOOP_LIKE = new Set(["ELOOP", "ENOTDIR", "EXDEV"]);
 
 function errCode(e: unknown): string {
@@ -245,6 +256,20 @@ export async function extractIntoFd(
     warnings.push(m);
     options.onWarning?.(m);
   };
+  // A new file already has its final mode when it is created with it: no set-id bits (fchown
+  // would clear them, and they must not exist before the owner is right) and none the umask
+  // takes away. It already has its final owner when the archive's is ours and the directory
+  // it is made in is one this extraction made (its gid is ours, or the root's when set-gid:
+  // so the root's gid must be ours too).
+  const umask = currentUmask();
+  const euid = process.geteuid?.() ?? -1;
+  const egid = process.getegid?.() ?? -1;
+  let rootGid = -2;
+  try {
+    rootGid = fstatSync(rootFd).gid;
+  } catch {
+    // then every file gets its fchown
+  }
   const wq = new WriteQueue("extract");
   const settle = () => wq.drain();
   const made = new Made(isEmptyDir(rootFd), settle);
@@ -262,17 +287,25 @@ export async function extractIntoFd(
       rec?.beginEntry(entry);
       const sink = extractEntry(entry);
       try {
-        for (;;) {
-          const chunk = await reader.read();
-          if (!chunk) break;
-          rec?.data(chunk);
-          sink?.data(chunk);
+        let chunk = reader.readNow();
+        if (chunk === undefined) chunk = await reader.read();
+        if (sink?.whole && (chunk ? chunk.length : 0) === entry.dataSize) {
+          // The whole file in one piece: one record does all of it.
+          if (chunk) rec?.data(chunk);
+          sink.whole(chunk ?? EMPTY);
+        } else {
+          while (chunk) {
+            rec?.data(chunk);
+            sink?.data(chunk);
+            chunk = reader.readNow();
+            if (chunk === undefined) chunk = await reader.read();
+          }
+          sink?.end();
         }
       } catch (e) {
         sink?.abort();
         throw e;
       }
-      sink?.end();
       rec?.endEntry();
       if (rec && rec.buffered >= FLUSH_AT) await options.split!(rec.take());
     }
@@ -403,8 +436,10 @@ export async function extractIntoFd(
       (!sameOwner || (h.uid <= 0xffffffff && h.gid <= 0xffffffff))
     ) {
       made.add(key, false);
-      return queueFile(parent, base, path, h);
+      return queueFile(parent, base, path, h, entry.dataSize, ownerIsOurs(h));
     }
+    // Decided before create(): a replaced entry makes the target no longer fresh.
+    const ownerDone = made.fresh && made.isDir(parentKey) && ownerIsOurs(h);
     made.touch(key);
     made.add(key, h.kind === "directory");
 
@@ -425,7 +460,7 @@ export async function extractIntoFd(
         return undefined;
       }
       case "file":
-        return openFile(parent, base, path, h);
+        return openFile(parent, base, path, h, ownerDone);
       case "symlink": {
         create(parent, base, path, () => fsat().fsatSymlink(h.linkname, parent, base));
         try {
@@ -560,23 +595,82 @@ export async function extractIntoFd(
     t.forget(path.toString("latin1"));
   }
 
-  /** A file made entirely on the queue's thread: create, data, owner, mode, times, close. */
-  function queueFile(parent: number, base: Buffer, path: Buffer, h: TarHeader): DataSink {
-    wq.create(parent, base, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW, 0o600);
+  /** True when a file made in a directory of this extraction already has h's owner. */
+  function ownerIsOurs(h: TarHeader): boolean {
+    return h.uid === euid && h.gid === egid && rootGid === egid;
+  }
+
+  /** The mode to create a file with: its final one when that needs no fchmod, else 0600. */
+  function createMode(h: TarHeader): number {
+    const m = h.mode & 0o7777;
+    return (m & 0o7000) === 0 && (m & umask) === 0 ? m : 0o600;
+  }
+
+  /** What the write queue does after a file's data: owner, mode (unless created with it), times. */
+  function finishFlags(h: TarHeader, cmode: number, ownerDone: boolean): number {
+    return (
+      (sameOwner && !ownerDone ? FINISH.CHOWN : 0) |
+      (cmode === (h.mode & 0o7777) ? FINISH.TIMES : FINISH.META)
+    );
+  }
+
+  function timesOf(h: TarHeader): FileTimes {
+    return { atime: h.atime ?? h.mtime, mtime: h.mtime };
+  }
+
+  /**
+   * A file made entirely on the queue's thread: create, data, owner, mode, times, close. A
+   * small one whose data comes in one piece is one record (`whole`).
+   */
+  function queueFile(
+    parent: number,
+    base: Buffer,
+    path: Buffer,
+    h: TarHeader,
+    dataSize: number,
+    ownerDone: boolean,
+  ): DataSink {
+    const cmode = createMode(h);
+    const flags = finishFlags(h, cmode, ownerDone);
+    let started = false;
+    const start = () => {
+      started = true;
+      wq.create(parent, base, NEW_FILE, cmode);
+    };
     return {
+      whole:
+        dataSize <= FILE_MAX
+          ? (data: Buffer) =>
+              wq.file(
+                parent,
+                base,
+                NEW_FILE,
+                cmode,
+                data,
+                path,
+                flags,
+                h.uid,
+                h.gid,
+                h.mode & 0o7777,
+                timesOf(h),
+              )
+          : undefined,
       data(chunk: Buffer) {
+        if (!started) start();
         wq.write(CURRENT, chunk);
       },
       end() {
+        if (!started) start();
         wq.finish(
           CURRENT,
           path,
-          (sameOwner ? FINISH.CHOWN : 0) | FINISH.META,
+          flags,
           { uid: h.uid, gid: h.gid, mode: h.mode & 0o7777 },
-          { atime: h.atime ?? h.mtime, mtime: h.mtime },
+          timesOf(h),
         );
       },
       abort() {
+        if (!started) return;
         try {
           wq.finish(CURRENT, path, 0);
         } catch {
@@ -586,11 +680,17 @@ export async function extractIntoFd(
     };
   }
 
-  function openFile(parent: number, base: Buffer, path: Buffer, h: TarHeader): DataSink {
-    const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
+  function openFile(
+    parent: number,
+    base: Buffer,
+    path: Buffer,
+    h: TarHeader,
+    ownerDone: boolean,
+  ): DataSink {
     let fd = -1;
+    const cmode = createMode(h);
     const open = () => {
-      fd = fsat().fsatOpen(parent, base, flags, 0o600, SINGLE);
+      fd = fsat().fsatOpen(parent, base, NEW_FILE, cmode, SINGLE);
     };
     create(parent, base, path, open);
     const sparse = h.sparse;
@@ -636,7 +736,7 @@ export async function extractIntoFd(
           return;
         }
         const keep = h.xattrs.size > 0;
-        const flags = (sparse ? FINISH.TRUNCATE : 0) | (owned ? FINISH.CHOWN : 0) | FINISH.META;
+        const flags = (sparse ? FINISH.TRUNCATE : 0) | finishFlags(h, cmode, ownerDone);
         if (!keep) {
           wq.finish(
             fd,
@@ -741,6 +841,8 @@ export async function extractIntoFd(
 }
 
 interface DataSink {
+  /** When set: takes the whole data section at once, instead of data() calls and end(). */
+  whole?: (data: Buffer) => void;
   data(chunk: Buffer): void;
   /** The data is all there: queue the file's metadata and its close. */
   end(): void;

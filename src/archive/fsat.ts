@@ -65,6 +65,23 @@ export interface FsatAddon {
     mtimeNsec: number,
     size: number,
   ): void;
+  wqFile(
+    queue: WriteQueueHandle,
+    dirfd: number,
+    name: Uint8Array,
+    openFlags: number,
+    createMode: number,
+    data: Uint8Array,
+    path: Uint8Array,
+    flags: number,
+    uid: number,
+    gid: number,
+    mode: number,
+    atimeSec: number,
+    atimeNsec: number,
+    mtimeSec: number,
+    mtimeNsec: number,
+  ): void;
   wqHash(queue: WriteQueueHandle, data: Uint8Array): void;
   wqDigest(queue: WriteQueueHandle): Buffer;
   wqDrain(queue: WriteQueueHandle): void;

@@ -3,6 +3,7 @@
  * octal text, or GNU base-256 binary when the first byte has its high bit set.
  */
 import { HoodError } from "../errors.ts";
+import { addon } from "../native/addon.ts";
 
 export const BLOCK = 512;
 
@@ -75,6 +76,44 @@ export function headerFormat(block: Uint8Array): HeaderFormat {
 export function isZeroBlock(block: Uint8Array): boolean {
   for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
   return true;
+}
+
+/** Where `scanHeader` puts each number; FORMAT is 0 v7, 1 ustar, 2 gnu. */
+export const SCAN = {
+  mode: 0,
+  uid: 1,
+  gid: 2,
+  size: 3,
+  mtime: 4,
+  devmajor: 5,
+  devminor: 6,
+  atime: 7,
+  ctime: 8,
+  format: 9,
+  count: 10,
+} as const;
+
+export const SCAN_FORMATS: readonly HeaderFormat[] = ["v7", "ustar", "gnu"];
+
+type NativeScan = (block: Uint8Array, out: Float64Array) => number;
+let nativeScan: NativeScan | null | undefined;
+
+/**
+ * The addon's one-call look at a header block (native/addon/tarhdr.c): 1 when it is all
+ * zeros; 0 when its checksum matches and every number field parses as parseNumber parses it
+ * (the numbers, and the format, are then in `out` at the SCAN indexes); -1 otherwise (or
+ * without the addon): the caller takes the JavaScript path, which says what is wrong.
+ */
+export function scanHeader(block: Uint8Array, out: Float64Array): number {
+  if (nativeScan === undefined) {
+    try {
+      const fn = (addon() as unknown as { tarHeaderScan?: NativeScan }).tarHeaderScan;
+      nativeScan = typeof fn === "function" ? fn : null;
+    } catch {
+      nativeScan = null;
+    }
+  }
+  return nativeScan ? nativeScan(block, out) : -1;
 }
 
 /** The bytes of a NUL-terminated field (up to the first NUL). */

@@ -16,6 +16,9 @@ import {
   isZeroBlock,
   paddingFor,
   parseNumber,
+  SCAN,
+  SCAN_FORMATS,
+  scanHeader,
   T,
 } from "./tar-format.ts";
 import {
@@ -58,6 +61,8 @@ export class TarReader {
   private error: unknown;
   private ended = false;
   private global = new Map<string, Buffer>();
+  /** The numbers of the header block being read, when scanHeader could parse them. */
+  private readonly fields = new Float64Array(SCAN.count);
   /** Raw bytes read when the end of the archive was found (padding and zero blocks). */
   endRaw: Buffer[] = [];
 
@@ -103,6 +108,19 @@ export class TarReader {
     return p;
   }
 
+  /**
+   * Like read(), without a promise when it can: the next piece when the source's current
+   * chunk has some, null when the data is all read, undefined when read() must be awaited.
+   */
+  readNow(max = 1 << 20): Buffer | null | undefined {
+    if (this.error) return undefined;
+    if (this.remaining === 0) return null;
+    const p = this.src.someNow(Math.min(max, this.remaining));
+    if (!p) return undefined;
+    this.remaining -= p.length;
+    return p;
+  }
+
   /** After next() returned null: the bytes that follow the end-of-archive marker, in pieces. */
   async readRest(max = 1 << 20): Promise<Buffer | null> {
     if (this.error) throw this.error;
@@ -128,7 +146,7 @@ export class TarReader {
     const raw: Buffer[] = [];
     if (this.pad > 0) {
       // The end of the stream inside the last entry's padding is tolerated, as Go does.
-      const p = await this.src.upTo(this.pad);
+      const p = this.src.takeNow(this.pad) ?? (await this.src.upTo(this.pad));
       this.pad = 0;
       if (p.length > 0) raw.push(p);
     }
@@ -137,7 +155,7 @@ export class TarReader {
     let longName: Buffer | undefined;
     let longLink: Buffer | undefined;
     for (;;) {
-      const block = await this.src.upTo(BLOCK);
+      const block = this.src.takeNow(BLOCK) ?? (await this.src.upTo(BLOCK));
       if (block.length === 0) return this.end(raw);
       if (block.length < BLOCK) {
         throw new HoodError(
@@ -146,7 +164,8 @@ export class TarReader {
         );
       }
       raw.push(block);
-      if (isZeroBlock(block)) {
+      const scan = scanHeader(block, this.fields);
+      if (scan === 1 || (scan < 0 && isZeroBlock(block))) {
         const second = await this.src.upTo(BLOCK);
         if (second.length > 0) raw.push(second);
         if (second.length === 0 || (second.length === BLOCK && isZeroBlock(second))) {
@@ -160,12 +179,13 @@ export class TarReader {
         }
         throw badHeader(`a zero block is followed by data at byte ${this.src.offset - BLOCK}`);
       }
-      if (!checksumMatches(block)) {
+      if (scan < 0 && !checksumMatches(block)) {
         throw badHeader(`header checksum mismatch at byte ${this.src.offset - BLOCK}`);
       }
+      const f = scan === 0 ? this.fields : undefined;
       const typeflag = block[156]!;
-      const format = headerFormat(block);
-      const size = parseNumber(block, F.size, "size");
+      const format = f ? SCAN_FORMATS[f[SCAN.format]!]! : headerFormat(block);
+      const size = f ? f[SCAN.size]! : parseNumber(block, F.size, "size");
       if (size < 0) throw badHeader(`negative size ${size}`);
       if (
         typeflag === T.paxLocal ||
@@ -206,6 +226,7 @@ export class TarReader {
             [],
             undefined,
             undefined,
+            f,
           );
           header.kind = "global";
           header.size = 0;
@@ -217,7 +238,7 @@ export class TarReader {
         }
         continue;
       }
-      const header = this.buildHeader(block, format, local, sparse00, longName, longLink);
+      const header = this.buildHeader(block, format, local, sparse00, longName, longLink, f);
       let dataSize = isHeaderOnly(typeflag) ? 0 : size;
       if (local.has("size") && !isHeaderOnly(typeflag)) dataSize = header.size;
       if (typeflag === T.gnuSparse) {
@@ -249,6 +270,8 @@ export class TarReader {
     sparse00: string[],
     longName: Buffer | undefined,
     longLink: Buffer | undefined,
+    /** The block's numbers from scanHeader, when it parsed them. */
+    f?: Float64Array,
   ): TarHeader {
     let name = fieldCopy(block, F.name);
     if (format === "ustar" && block[F.prefix[0]] !== 0) {
@@ -260,11 +283,11 @@ export class TarReader {
       linkname: fieldCopy(block, F.linkname),
       kind: "file",
       typeflag,
-      mode: parseNumber(block, F.mode, "mode"),
-      uid: parseNumber(block, F.uid, "uid"),
-      gid: parseNumber(block, F.gid, "gid"),
-      size: parseNumber(block, F.size, "size"),
-      mtime: { sec: parseNumber(block, F.mtime, "mtime"), nsec: 0 },
+      mode: f ? f[SCAN.mode]! : parseNumber(block, F.mode, "mode"),
+      uid: f ? f[SCAN.uid]! : parseNumber(block, F.uid, "uid"),
+      gid: f ? f[SCAN.gid]! : parseNumber(block, F.gid, "gid"),
+      size: f ? f[SCAN.size]! : parseNumber(block, F.size, "size"),
+      mtime: { sec: f ? f[SCAN.mtime]! : parseNumber(block, F.mtime, "mtime"), nsec: 0 },
       uname: fieldText(block, F.uname),
       gname: fieldText(block, F.gname),
       devmajor: 0,
@@ -274,12 +297,12 @@ export class TarReader {
       format: local.size > 0 ? "pax" : format,
     };
     if (format !== "v7") {
-      h.devmajor = parseNumber(block, F.devmajor, "devmajor");
-      h.devminor = parseNumber(block, F.devminor, "devminor");
+      h.devmajor = f ? f[SCAN.devmajor]! : parseNumber(block, F.devmajor, "devmajor");
+      h.devminor = f ? f[SCAN.devminor]! : parseNumber(block, F.devminor, "devminor");
     }
     if (format === "gnu") {
-      const at = parseNumber(block, F.atime, "atime");
-      const ct = parseNumber(block, F.ctime, "ctime");
+      const at = f ? f[SCAN.atime]! : parseNumber(block, F.atime, "atime");
+      const ct = f ? f[SCAN.ctime]! : parseNumber(block, F.ctime, "ctime");
       if (at !== 0) h.atime = { sec: at, nsec: 0 };
       if (ct !== 0) h.ctime = { sec: ct, nsec: 0 };
     }
@@ -364,12 +387,15 @@ export class TarReader {
   }
 }
 
+/** Shared by every empty field: it has no bytes to change. */
+const EMPTY_FIELD = Buffer.alloc(0);
+
 /** A NUL-terminated header field, copied (the block belongs to the source). */
 function fieldCopy(block: Buffer, [off, len]: readonly [number, number]): Buffer {
   let end = off;
   const stop = off + len;
   while (end < stop && block[end] !== 0) end++;
-  return Buffer.copyBytesFrom(block, off, end - off);
+  return end === off ? EMPTY_FIELD : Buffer.copyBytesFrom(block, off, end - off);
 }
 
 function fieldText(block: Buffer, [off, len]: readonly [number, number]): string {

@@ -20,6 +20,8 @@ export const FINISH = {
   CHOWN: 1,
   /** fchmod, then utimensat. */
   META: 4,
+  /** utimensat only (the file was created with its final mode). */
+  TIMES: 32,
   /** Leave the fd open and wait until the queue is idle: the caller goes on with it. */
   KEEP_OPEN: 8,
 } as const;
@@ -34,6 +36,9 @@ const DOING: Record<string, string> = {
   utimensat: "set times of",
   close: "close",
 };
+
+/** The largest file `file()` takes (its data is copied into the ring). */
+export const FILE_MAX = 64 << 10;
 
 /** The fd of the file the last `create` made (the queue's thread knows it, not the caller). */
 export const CURRENT = -2;
@@ -112,6 +117,47 @@ export class WriteQueue {
         times.mtime.sec,
         times.mtime.nsec,
         size,
+      );
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /**
+   * Queues a whole small file as one record (its data copied, so at most `FILE_MAX` bytes):
+   * openat(`dirFd`, `name`, `openFlags`, `createMode`), write `data`, the `flags` steps
+   * (CHOWN, META, TIMES), close. `dirFd` must stay open until `drain()`.
+   */
+  file(
+    dirFd: number,
+    name: Uint8Array,
+    openFlags: number,
+    createMode: number,
+    data: Uint8Array,
+    path: Uint8Array,
+    flags: number,
+    uid: number,
+    gid: number,
+    mode: number,
+    times: FileTimes,
+  ): void {
+    try {
+      fsat().wqFile(
+        this.q,
+        dirFd,
+        name,
+        openFlags,
+        createMode,
+        data,
+        path,
+        flags,
+        uid,
+        gid,
+        mode,
+        times.atime.sec,
+        times.atime.nsec,
+        times.mtime.sec,
+        times.mtime.nsec,
       );
     } catch (e) {
       throw this.wrap(e);

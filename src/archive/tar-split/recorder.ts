@@ -13,6 +13,27 @@ import { encodeEntry, FILE_TYPE, SEGMENT_TYPE } from "./storage.ts";
 export const MAX_SEGMENT = 1 << 20;
 
 const SEGMENT_HEAD = `{"type":${SEGMENT_TYPE},"payload":"`;
+const FILE_HEAD = `{"type":${FILE_TYPE},"name":"`;
+
+/** True for a name of printable ASCII that Go's JSON encoder writes as it is. */
+function plainName(name: Buffer): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    // not ", &, <, >, \ and nothing outside 0x20-0x7e
+    if (
+      c < 0x20 ||
+      c > 0x7e ||
+      c === 0x22 ||
+      c === 0x26 ||
+      c === 0x3c ||
+      c === 0x3e ||
+      c === 0x5c
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /** Room for metadata before take(); a line that does not fit grows it. */
 const OUT_SIZE = (1 << 20) + (256 << 10);
@@ -107,6 +128,18 @@ export class SplitRecorder {
     this.flushSparse();
     const sparse = entry.header.sparse !== undefined;
     const size = sparse ? 0 : entry.dataSize;
+    const name = entry.header.name;
+    if (this.crc && name.length > 0 && plainName(name)) {
+      // The usual line, written in pieces: encodeEntry() gives the same bytes.
+      const tail = `","size":${size},"payload":"${this.crc.digestBase64()}","position":${this.position++}}\n`;
+      this.room(FILE_HEAD.length + name.length + tail.length);
+      this.used += this.out.write(FILE_HEAD, this.used, "latin1");
+      this.used += name.copy(this.out, this.used);
+      this.used += this.out.write(tail, this.used, "latin1");
+      this.current = undefined;
+      this.crc = undefined;
+      return;
+    }
     this.push(
       encodeEntry({
         type: FILE_TYPE,

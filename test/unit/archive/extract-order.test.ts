@@ -125,4 +125,40 @@ describe("extraction when names are reused", () => {
       assert.equal(st.mtimeMs, (1_500_000_000 + i) * 1000, p);
     }
   });
+
+  it("modes and owners whether or not a file is created with its final mode", async () => {
+    // Set-id bits, bits the umask takes away, read-only files, an owner that is not ours.
+    const modes = [0o644, 0o4755, 0o2711, 0o1777, 0o666, 0o400, 0o000, 0o757];
+    const members: Member[] = [];
+    for (let i = 0; i < modes.length * 4; i++) {
+      members.push({
+        name: i % 2 ? `m/f${i}` : `f${i}`,
+        data: Buffer.alloc(i % 3 === 0 ? 70_000 : i * 100, i),
+        edit: (h) => {
+          h.mode = modes[i % modes.length]!;
+          h.uid = i % 4 < 2 ? 0 : 1000 + i;
+          h.gid = i % 4 < 2 ? 0 : 2000 + i;
+        },
+      });
+    }
+    const dir = join(base, `t${n++}`);
+    mkdirSync(dir);
+    const old = process.umask(0o022);
+    try {
+      const root = process.geteuid?.() === 0;
+      await extractTar(chunks(await buildTar(members), 4096), dir, { sameOwner: root });
+      members.forEach((m, i) => {
+        const name = String(m.name);
+        const st = statSync(join(dir, name));
+        assert.equal(st.mode & 0o7777, modes[i % modes.length], name);
+        assert.equal(st.size, m.data!.length, name);
+        if (root) {
+          assert.equal(st.uid, i % 4 < 2 ? 0 : 1000 + i, name);
+          assert.equal(st.gid, i % 4 < 2 ? 0 : 2000 + i, name);
+        }
+      });
+    } finally {
+      process.umask(old);
+    }
+  });
 });

@@ -157,4 +157,33 @@ describe("tar writer and reader", () => {
     await assert.rejects(r.next(), (e) => e === first);
     await assert.rejects(r.read(), (e) => e === first);
   });
+
+  it("readNow gives what read gives, without a promise when the chunk holds it", async () => {
+    const members = [];
+    for (let i = 0; i < 40; i++) {
+      members.push({ name: `d/f${i}`, data: Buffer.alloc((i * 331) % 3000, i + 1) });
+    }
+    const tar = await buildTar(members);
+    for (const size of [1, 511, 512, 777, 4096, 1 << 20]) {
+      const want = await readAll(tar, size);
+      const r = new TarReader(chunks(tar, size));
+      let now = 0;
+      for (const { entry: w, data } of want.entries) {
+        const entry = await r.next();
+        assert.deepEqual(entry?.header.name, w.header.name);
+        const parts: Buffer[] = [];
+        for (;;) {
+          let c = r.readNow(100);
+          if (c !== undefined) now++;
+          if (c === undefined) c = await r.read(100);
+          if (!c) break;
+          assert.ok(c.length <= 100);
+          parts.push(Buffer.from(c));
+        }
+        assert.deepEqual(Buffer.concat(parts), data, `chunks of ${size}`);
+      }
+      assert.equal(await r.next(), null);
+      if (size >= 4096) assert.ok(now > 0);
+    }
+  });
 });

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Crc64, crc64 } from "../../../src/archive/crc64.ts";
+import { emptyHeader } from "../../../src/archive/tar-header.ts";
+import type { TarEntry } from "../../../src/archive/tar-reader.ts";
+import { SplitRecorder } from "../../../src/archive/tar-split/recorder.ts";
 import {
   decodeEntry,
   encodeEntry,
@@ -68,5 +71,34 @@ describe("tar-split JSON entries", () => {
     assert.throws(() => decodeEntry("{", 7), /line 7/);
     assert.throws(() => decodeEntry('{"type":3}', 2), /unknown type/);
     assert.throws(() => decodeEntry('{"type":1,"name":"a","size":5,"payload":null}', 1), /CRC/);
+  });
+});
+
+describe("the recorder's file lines", () => {
+  it("are encodeEntry's, for plain names (written in pieces) and every other kind", () => {
+    const names = [
+      "a/b.txt",
+      "sp ace/~!#$%'()*+,-.:;=?@[]^_`{|}",
+      'q"uote',
+      "back\\slash",
+      "<html>&",
+      "del\x7f",
+      "tab\t",
+      "caf\u00e9",
+      "\u2028",
+    ].map((n) => Buffer.from(n));
+    names.push(Buffer.from([0x61, 0xff, 0x62]));
+    for (const name of names) {
+      const rec = new SplitRecorder();
+      const data = Buffer.from("some bytes");
+      const entry: TarEntry = { header: emptyHeader(name), raw: [Buffer.alloc(512)], dataSize: 10 };
+      rec.beginEntry(entry);
+      rec.data(data.subarray(0, 4));
+      rec.data(data.subarray(4));
+      rec.endEntry();
+      const lines = rec.take().toString("utf8").split("\n");
+      const want = encodeEntry({ type: 1, name, size: 10, payload: crc64(data), position: 1 });
+      assert.equal(`${lines[1]}\n`, want, name.toString("latin1"));
+    }
   });
 });

@@ -131,6 +131,120 @@ describe("the write queue", () => {
     }
   });
 
+  it("writes a whole small file as one record, and names it in errors", () => {
+    const dirFd = openSync(base, "r");
+    const q = new WriteQueue("extract");
+    const times = {
+      atime: { sec: 1_600_000_000, nsec: 7 },
+      mtime: { sec: 1_600_000_002, nsec: 999_999_999 },
+    };
+    const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
+    try {
+      const old = process.umask(0);
+      try {
+        // Created with its final mode: utimensat only. Then one created 0600 and chmod'ed.
+        q.file(
+          dirFd,
+          Buffer.from("wf1"),
+          flags,
+          0o751,
+          Buffer.from("one"),
+          Buffer.from("a/wf1"),
+          FINISH.TIMES,
+          0,
+          0,
+          0o751,
+          times,
+        );
+        q.file(
+          dirFd,
+          Buffer.from("wf2"),
+          flags,
+          0o600,
+          Buffer.alloc(0),
+          Buffer.from("a/wf2"),
+          FINISH.META,
+          0,
+          0,
+          0o4755,
+          times,
+        );
+        const big = randomBytes(60_000);
+        q.file(
+          dirFd,
+          Buffer.from("wf3"),
+          flags,
+          0o644,
+          big,
+          Buffer.from("a/wf3"),
+          FINISH.TIMES,
+          0,
+          0,
+          0o644,
+          times,
+        );
+        q.drain();
+        // stat before reading: reading may move atime.
+        for (const [name, mode] of [
+          ["wf1", 0o751],
+          ["wf2", 0o4755],
+          ["wf3", 0o644],
+        ] as const) {
+          const st = statSync(join(base, name), { bigint: true });
+          assert.equal(Number(st.mode & 0o7777n), mode, name);
+          assert.equal(st.mtimeNs, 1_600_000_002_999_999_999n, name);
+          assert.equal(st.atimeNs, 1_600_000_000_000_000_007n, name);
+        }
+        assert.equal(readFileSync(join(base, "wf1"), "utf8"), "one");
+        assert.deepEqual(readFileSync(join(base, "wf3")), big);
+      } finally {
+        process.umask(old);
+      }
+      assert.equal(statSync(join(base, "wf2")).size, 0);
+      assert.throws(
+        () =>
+          q.file(
+            dirFd,
+            Buffer.from("a\0b"),
+            flags,
+            0o600,
+            Buffer.alloc(1),
+            Buffer.from("x"),
+            0,
+            0,
+            0,
+            0,
+            times,
+          ),
+        /NUL/,
+      );
+      // The name exists (O_EXCL): the error names the path, and is sticky.
+      q.file(
+        dirFd,
+        Buffer.from("wf1"),
+        flags,
+        0o600,
+        Buffer.from("two"),
+        Buffer.from("a/wf1"),
+        FINISH.TIMES,
+        0,
+        0,
+        0o600,
+        times,
+      );
+      assert.throws(
+        () => q.drain(),
+        (e: Error & { code?: string }) =>
+          e.code === "EEXIST" && /^extract: create "a\/wf1": EEXIST/.test(e.message),
+      );
+      assert.throws(() => q.write(CURRENT, Buffer.from("x")), /EEXIST/);
+      assert.equal(readFileSync(join(base, "wf1"), "utf8"), "one");
+    } finally {
+      q.close();
+      closeSync(dirFd);
+    }
+  });
+
   it("reports a failed write with the file's path", () => {
     const path = join(base, "ro");
     closeSync(openSync(path, "w"));
