@@ -23,4 +23,7 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f build/Release/hood_native.node ]; then
   npm ci --no-audit --no-fund
+elif [ -n "$(find native binding.gyp -newer build/Release/hood_native.node -print -quit)" ]; then
+  # The native sources changed since the last build (a pull, a branch): rebuild them.
+  npm run install
 fi
