@@ -7,22 +7,13 @@
  * (~750 MB/s) keeps the codec usable without it. The portable state is two 32-bit halves so
  * that no BigInt is touched in the hot loop, and its table is "slicing by 8".
  */
-import { addon } from "../native/addon.ts";
+import { optionalNative } from "../native/addon.ts";
 
 type NativeUpdate = (state: Uint8Array, data: Uint8Array) => void;
-let nativeUpdate: NativeUpdate | null | undefined;
 
 /** The addon's crc64Update, or null when the addon (or that function) is missing. */
 function native(): NativeUpdate | null {
-  if (nativeUpdate === undefined) {
-    try {
-      const fn = (addon() as unknown as { crc64Update?: NativeUpdate }).crc64Update;
-      nativeUpdate = typeof fn === "function" ? fn : null;
-    } catch {
-      nativeUpdate = null;
-    }
-  }
-  return nativeUpdate;
+  return optionalNative<NativeUpdate>("crc64Update");
 }
 
 const POLY_HI = 0xd8000000; // ISO polynomial 0xD800000000000000, reflected

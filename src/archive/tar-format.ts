@@ -3,7 +3,7 @@
  * octal text, or GNU base-256 binary when the first byte has its high bit set.
  */
 import { HoodError } from "../errors.ts";
-import { addon } from "../native/addon.ts";
+import { optionalNative } from "../native/addon.ts";
 
 export const BLOCK = 512;
 
@@ -96,7 +96,6 @@ export const SCAN = {
 export const SCAN_FORMATS: readonly HeaderFormat[] = ["v7", "ustar", "gnu"];
 
 type NativeScan = (block: Uint8Array, out: Float64Array) => number;
-let nativeScan: NativeScan | null | undefined;
 
 /**
  * The addon's one-call look at a header block (native/addon/tarhdr.c): 1 when it is all
@@ -105,15 +104,8 @@ let nativeScan: NativeScan | null | undefined;
  * without the addon): the caller takes the JavaScript path, which says what is wrong.
  */
 export function scanHeader(block: Uint8Array, out: Float64Array): number {
-  if (nativeScan === undefined) {
-    try {
-      const fn = (addon() as unknown as { tarHeaderScan?: NativeScan }).tarHeaderScan;
-      nativeScan = typeof fn === "function" ? fn : null;
-    } catch {
-      nativeScan = null;
-    }
-  }
-  return nativeScan ? nativeScan(block, out) : -1;
+  const scan = optionalNative<NativeScan>("tarHeaderScan");
+  return scan ? scan(block, out) : -1;
 }
 
 /** The bytes of a NUL-terminated field (up to the first NUL). */

@@ -199,7 +199,7 @@ export function readHostCgroups(): HostCgroups {
 /**
  * Starts a migration that changes nothing, on libuv's threadpool: hood's own pid written to
  * the v1 cgroup it is already in. Any write to a cgroup.procs takes cgroup_threadgroup_rwsem
- * for writing, and the first writer after a quiet spell waits for an RCU grace period (10-20 ms
+ * for writing, and the first writer after a quiet spell waits for an RCU grace period (5-20 ms
  * on this kind of machine, a third of a container's start); for about one more grace period
  * after a writer leaves, the next one does not wait. Started as soon as the CLI knows its verb
  * and awaited just before `joinV1`, that wait overlaps validating and compiling the spec

@@ -147,3 +147,23 @@ export function addon(): NativeAddon {
   }
   return cached;
 }
+
+/**
+ * One function of the addon that a portable version can stand in for (the codec's CRC-64 and
+ * header scan): the function, or null when the addon, or that function in an older build of
+ * it, is missing. Looked up once per name.
+ */
+export function optionalNative<F>(name: string): F | null {
+  if (!optional.has(name)) {
+    let fn: unknown = null;
+    try {
+      fn = (addon() as unknown as Record<string, unknown>)[name];
+    } catch {
+      // no addon: the portable path
+    }
+    optional.set(name, typeof fn === "function" ? fn : null);
+  }
+  return optional.get(name) as F | null;
+}
+
+const optional = new Map<string, unknown>();
