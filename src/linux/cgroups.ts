@@ -4,14 +4,16 @@
  * and lists the processes in them. Resource limits build on this (issue 8).
  */
 import {
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmdirSync,
+  write,
   writeFileSync,
 } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { syscallError } from "../errors.ts";
 
@@ -203,14 +205,28 @@ export function readHostCgroups(): HostCgroups {
  * on this kind of machine, a third of a container's start); for about one more grace period
  * after a writer leaves, the next one does not wait. Started as soon as the CLI knows its verb
  * and awaited just before `joinV1`, that wait overlaps validating and compiling the spec
- * instead of following them. It never fails: a
- * write that is refused only means no gain. Nothing to do without v1 hierarchies (cgroup2 is
- * joined by CLONE_INTO_CGROUP, which takes the lock only for reading).
+ * instead of following them. The file is opened here, on the main thread, so that the write is
+ * one threadpool request that starts at once: a promise chain (open, then write) would issue
+ * the write only when the main thread next runs its event loop, after the very work the wait
+ * was meant to hide. It never fails: a write that is refused only means no gain. Nothing to do
+ * without v1 hierarchies (cgroup2 is joined by CLONE_INTO_CGROUP, which takes the lock only for
+ * reading).
  */
 export function primeCgroupMigration(host: HostCgroups): Promise<void> {
   const procs = primeTarget(host);
   if (procs === null) return Promise.resolve();
-  return writeFile(procs, String(process.pid)).catch(() => undefined);
+  let fd: number;
+  try {
+    fd = openSync(procs, "w");
+  } catch {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    write(fd, String(process.pid), () => {
+      closeSync(fd);
+      resolve();
+    });
+  });
 }
 
 /** The cgroup.procs of hood's own cgroup in the first v1 hierarchy, or null without one. */
