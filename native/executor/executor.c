@@ -111,6 +111,15 @@ static int step_write_file(struct executor *x, const struct arg *a) {
   return r;
 }
 
+static int step_write_fd(const struct arg *a) {
+  for (uint32_t done = 0; done < a[1].len;) {
+    ssize_t n = write((int)a[0].i, a[1].s + done, a[1].len - done);
+    if (n < 0 && errno != EINTR) return -errno;
+    if (n > 0) done += (uint32_t)n;
+  }
+  return 0;
+}
+
 static int step_setgroups(const struct arg *a) {
   gid_t *gids = calloc(a->len ? a->len : 1, sizeof(gid_t));
   if (!gids) return -ENOMEM;
@@ -309,6 +318,7 @@ static int run_step(struct executor *x, int32_t index, const struct step *s) {
   case OP_IDMAP_TREE: return step_idmap_tree(x, a);
   case OP_MOVE_MOUNT: return step_move_mount(x, a);
   case OP_WRITE_PROCFS: return step_write_procfs(x, a);
+  case OP_WRITE_FD: return step_write_fd(a);
   }
   return -EINVAL;
 }

@@ -20,7 +20,7 @@ static const char *const SIGNATURES[OP_COUNT] = {
     [OP_CLOSE_FDS] = "iI", [OP_WAIT_FOR_START] = "i", [OP_FIND_EXEC] = "l",
     [OP_EXEC] = "lll", [OP_CLOSE_FD] = "i", [OP_PRIVATIZE_MOUNT] = "s",
     [OP_MOUNT_SETATTR] = "siiii", [OP_IDMAP_TREE] = "siissi", [OP_MOVE_MOUNT] = "isi",
-    [OP_WRITE_PROCFS] = "sb",
+    [OP_WRITE_PROCFS] = "sb", [OP_WRITE_FD] = "ib",
 };
 
 struct cursor {

@@ -3,7 +3,6 @@
  * own module, imported only when used so that a cold start stays small.
  */
 import { HoodError } from "../errors.ts";
-import { primeCgroups } from "../linux/cgroups.ts";
 import { globals } from "./context.ts";
 import { configureLog, log } from "./log.ts";
 import { err, out } from "./output.ts";
@@ -67,9 +66,6 @@ global options:
   --log-format F      text or json
   --debug             debug logging
 `;
-
-/** Verbs that join a container's v1 cgroups: their lock wait starts before their module loads. */
-const JOINS_CGROUPS = new Set(["create", "run", "exec"]);
 
 /** Options runc accepts that hood takes and ignores, with whether they take a value. */
 const IGNORED: Record<string, boolean> = {
@@ -137,7 +133,6 @@ export async function main(argv: string[]): Promise<number> {
     log.error(`unknown command ${JSON.stringify(verb)}`);
     return 2;
   }
-  if (JOINS_CGROUPS.has(verb)) globals.primedCgroups = primeCgroups();
   try {
     const mod = await load();
     return await mod.main(argv.slice(i + 1));

@@ -5,13 +5,13 @@
  */
 import {
   closeSync,
+  constants,
   existsSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   rmdirSync,
-  write,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
@@ -198,61 +198,6 @@ export function readHostCgroups(): HostCgroups {
   };
 }
 
-/**
- * Starts a migration that changes nothing, on libuv's threadpool: hood's own pid written to
- * the v1 cgroup it is already in. Any write to a cgroup.procs takes cgroup_threadgroup_rwsem
- * for writing, and the first writer after a quiet spell waits for an RCU grace period (5-20 ms
- * on this kind of machine, a third of a container's start); for about one more grace period
- * after a writer leaves, the next one does not wait. Started as soon as the CLI knows its verb
- * and awaited just before `joinV1`, that wait overlaps validating and compiling the spec
- * instead of following them. The file is opened here, on the main thread, so that the write is
- * one threadpool request that starts at once: a promise chain (open, then write) would issue
- * the write only when the main thread next runs its event loop, after the very work the wait
- * was meant to hide. It never fails: a write that is refused only means no gain. Nothing to do
- * without v1 hierarchies (cgroup2 is joined by CLONE_INTO_CGROUP, which takes the lock only for
- * reading).
- */
-export function primeCgroupMigration(host: HostCgroups): Promise<void> {
-  const procs = primeTarget(host);
-  if (procs === null) return Promise.resolve();
-  let fd: number;
-  try {
-    fd = openSync(procs, "w");
-  } catch {
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    write(fd, String(process.pid), () => {
-      closeSync(fd);
-      resolve();
-    });
-  });
-}
-
-/** The cgroup.procs of hood's own cgroup in the first v1 hierarchy, or null without one. */
-export function primeTarget(host: HostCgroups): string | null {
-  for (const h of host.hierarchies) {
-    if (h.fstype !== "cgroup" || h.controllers === "") continue;
-    const own = host.own.get(h.controllers);
-    if (own === undefined) continue;
-    // Outside the mount's root (another cgroup namespace's view): not a path to write to.
-    if (own !== h.root && !own.startsWith(h.root === "/" ? "/" : `${h.root}/`)) continue;
-    return join(h.mountpoint, posix.relative(h.root, own), "cgroup.procs");
-  }
-  return null;
-}
-
-/** The host's cgroups, read, and a no-op migration under way (see primeCgroupMigration). */
-export interface PrimedCgroups {
-  host: HostCgroups;
-  primed: Promise<void>;
-}
-
-export function primeCgroups(): PrimedCgroups {
-  const host = readHostCgroups();
-  return { host, primed: primeCgroupMigration(host) };
-}
-
 /** Creates the container's cgroup directory in every hierarchy. */
 export function createContainerCgroup(
   cgroupsPath: string | undefined,
@@ -335,16 +280,39 @@ export function enableV2Controllers(
   }
 }
 
-/** Moves pid into every v1 directory (v2 is joined at clone time with CLONE_INTO_CGROUP). */
-export function joinV1(dirs: readonly string[], unified: string | null, pid: number): void {
-  for (const dir of dirs) {
-    if (dir === unified) continue;
-    try {
-      writeFileSync(join(dir, "cgroup.procs"), String(pid));
-    } catch (e) {
-      throw syscallError(`add pid ${pid} to the cgroup ${JSON.stringify(dir)}`, e);
+/** A v1 cgroup's `tasks` file, open for writing, for the executor to join (see openV1Joins). */
+export interface CgroupJoin {
+  dir: string;
+  fd: number;
+}
+
+/**
+ * Opens `tasks` in every v1 directory (cgroup2 is joined at clone time with CLONE_INTO_CGROUP).
+ * The executor joins each by writing "0" to it: a thread moving itself. Writing a pid to
+ * `cgroup.procs` from the parent, as runc does, takes cgroup_threadgroup_rwsem for writing, and
+ * the first writer after a quiet spell waits for an RCU grace period (5-20 ms here, a third of a
+ * container's start). The kernel skips that lock when the thread being moved is the writer
+ * itself, and the executor has one thread, so the whole process moves. The fds are opened here,
+ * as root in the host's namespaces: the write is checked against the opener's credentials, so a
+ * new user namespace does not stand in the way.
+ */
+export function openV1Joins(dirs: readonly string[], unified: string | null): CgroupJoin[] {
+  const joins: CgroupJoin[] = [];
+  try {
+    for (const dir of dirs) {
+      if (dir === unified) continue;
+      const path = join(dir, "tasks");
+      try {
+        joins.push({ dir, fd: openSync(path, constants.O_WRONLY) });
+      } catch (e) {
+        throw syscallError(`open ${JSON.stringify(path)} to join the cgroup`, e);
+      }
     }
+  } catch (e) {
+    for (const j of joins) closeSync(j.fd);
+    throw e;
   }
+  return joins;
 }
 
 /** Every pid in the container's cgroup (the first directory that can be read). */

@@ -11,9 +11,8 @@ import {
   type ContainerCgroup,
   cgroupPids,
   createContainerCgroup,
-  joinV1,
-  type PrimedCgroups,
-  primeCgroups,
+  openV1Joins,
+  readHostCgroups,
   removeContainerCgroup,
 } from "../linux/cgroups.ts";
 import type { NamespaceType } from "../linux/namespaces.ts";
@@ -49,18 +48,6 @@ export interface RuntimeContext {
   root: string;
   /** Where warnings go (the log). */
   warn: (message: string) => void;
-  /**
-   * Started by the CLI as soon as it knew its verb needs a cgroup join, so that the lock's wait
-   * overlaps the rest of the start; taken (and cleared) by the first create or exec.
-   */
-  primedCgroups?: PrimedCgroups;
-}
-
-/** The context's early prime, used once; else a fresh one. */
-export function takePrimedCgroups(ctx: RuntimeContext): PrimedCgroups {
-  const early = ctx.primedCgroups;
-  ctx.primedCgroups = undefined;
-  return early ?? primeCgroups();
 }
 
 export interface CreateOptions {
@@ -167,7 +154,7 @@ export interface Created {
  * runs the setup program up to the wait on the FIFO, then records the container as created.
  */
 export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Created> {
-  const { host, primed } = takePrimedCgroups(ctx);
+  const host = readHostCgroups();
   const bundle = resolve(o.bundle);
   const spec = loadBundle(bundle, ctx.warn);
   const process = spec.process;
@@ -218,6 +205,8 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
     const cgroupFd = cgroup.unified
       ? fds.add(openSync(cgroup.unified, OPEN.PATH | OPEN.CLOEXEC))
       : -1;
+    const cgroupJoins = openV1Joins(cgroup.dirs, cgroup.unified);
+    for (const j of cgroupJoins) fds.add(j.fd);
     const hasHooks = ["prestart", "createRuntime", "createContainer"].some(
       (k) => (spec.hooks?.[k as "prestart"] ?? []).length > 0,
     );
@@ -234,16 +223,13 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
       capabilities: caps,
       seccomp,
       cgroups: cgroupMountPlan(cgroup, spec),
+      cgroupJoins,
     });
     const base = { id: o.id, bundle, annotations: spec.annotations };
-    const dirs = cgroup.dirs;
-    const unified = cgroup.unified;
-    launch = await Launch.start({
-      after: primed,
+    launch = Launch.start({
       program,
       stdio: o.stdio ?? [0, 1, 2],
       cgroupFd,
-      beforeStart: (pid) => joinV1(dirs, unified, pid),
       onSync: async (tag, pid) => {
         if (tag === TAG.USERNS && program.idmap) {
           writeIdMaps(pid, program.idmap.uid, program.idmap.gid);

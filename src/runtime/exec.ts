@@ -5,12 +5,12 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { HoodError, syscallError } from "../errors.ts";
-import { cgroupFromDirs, joinV1 } from "../linux/cgroups.ts";
+import { cgroupFromDirs, openV1Joins, readHostCgroups } from "../linux/cgroups.ts";
 import { NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
 import { addon, type ExitStatus, OPEN } from "../native/addon.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
 import { compileExec, TAG } from "../setup/compile.ts";
-import { hookState, type RuntimeContext, takePrimedCgroups } from "./container.ts";
+import { hookState, type RuntimeContext } from "./container.ts";
 import { Launch } from "./launch.ts";
 import { capabilityPlan, seccompPlan } from "./plans.ts";
 import { type ContainerRecord, currentStatus, mustRead, readSpec } from "./state.ts";
@@ -56,7 +56,7 @@ export async function execProcess(
   const status = currentStatus(ctx.root, record);
   if (status === "stopped") throw new HoodError("cannot exec in a stopped container", "STOPPED");
   if (status === "paused") throw new HoodError("cannot exec in a paused container", "PAUSED");
-  const { host, primed } = takePrimedCgroups(ctx);
+  const host = readHostCgroups();
   const a = addon();
   const caps = capabilityPlan(o.process, ctx.warn);
   const seccomp = await seccompPlan(spec, o.process, ctx.warn);
@@ -78,6 +78,8 @@ export async function execProcess(
     const unified = cgroupFromDirs(record.cgroupPaths, host.hierarchies).unified;
     const cgroupFd = unified ? openSync(unified, OPEN.PATH | OPEN.CLOEXEC) : -1;
     if (cgroupFd >= 0) fds.push(cgroupFd);
+    const cgroupJoins = openV1Joins(record.cgroupPaths, unified);
+    for (const j of cgroupJoins) fds.push(j.fd);
     const program = compileExec({
       spec,
       process: o.process,
@@ -86,13 +88,12 @@ export async function execProcess(
       preserveFds: o.preserveFds ?? 0,
       capabilities: caps,
       seccomp,
+      cgroupJoins,
     });
-    launch = await Launch.start({
-      after: primed,
+    launch = Launch.start({
       program,
       stdio: o.stdio ?? [0, 1, 2],
       cgroupFd,
-      beforeStart: (pid) => joinV1(record.cgroupPaths, unified, pid),
       onFd: (_tag, fd) => closeSync(fd),
     });
     for (const fd of fds.splice(0)) closeSync(fd);

@@ -43,13 +43,6 @@ export interface LaunchOptions extends LaunchHandlers {
   stdio: [number, number, number];
   /** A cgroup2 directory fd for CLONE_INTO_CGROUP, or -1. */
   cgroupFd?: number;
-  /** Runs after clone3 and before the start byte (e.g. join v1 cgroups). */
-  beforeStart?: (pid: number) => void;
-  /**
-   * Work under way that beforeStart must follow (the cgroup lock's prime); the clone3 and the
-   * program's encoding are done while it runs.
-   */
-  after?: Promise<void>;
 }
 
 function mapText(maps: readonly LinuxIDMapping[]): string {
@@ -110,7 +103,7 @@ export class Launch {
   }
 
   /** clone3s the executor, writes the maps, starts it and sends the program. */
-  static async start(o: LaunchOptions): Promise<Launch> {
+  static start(o: LaunchOptions): Launch {
     const a = addon();
     const [parentEnd, childEnd] = a.socketpair(SOCK_SEQPACKET);
     let child: { pid: number; pidfd: number };
@@ -133,11 +126,9 @@ export class Launch {
     const launch = new Launch(child.pid, child.pidfd, parentEnd, o.program.steps, o);
     try {
       const encoded = encodeProgram(o.program.steps);
-      await o.after;
       if (o.program.idmap?.when === "clone") {
         writeIdMaps(child.pid, o.program.idmap.uid, o.program.idmap.gid);
       }
-      o.beforeStart?.(child.pid);
       const startByte = o.program.becomeRoot ? START.BECOME_ROOT : START.GO;
       a.sendMsg(parentEnd, Buffer.from([startByte]), []);
       a.sendMsg(parentEnd, encoded, []);

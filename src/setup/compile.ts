@@ -4,6 +4,7 @@
  * here is unit-tested by reading the steps.
  */
 
+import type { CgroupJoin } from "../linux/cgroups.ts";
 import { CLONE, JOIN_ORDER, NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
 import type { LinuxIDMapping, Process, Spec } from "../oci/runtime-spec.ts";
 import { sysctlPath } from "../oci/sysctl.ts";
@@ -65,6 +66,8 @@ export interface CompileOptions {
   capabilities: CapabilityPlan | null;
   seccomp: SeccompPlan | null;
   cgroups: readonly CgroupHierarchy[];
+  /** The container's v1 cgroups (`tasks` open for writing), joined by the first steps. */
+  cgroupJoins: readonly CgroupJoin[];
 }
 
 export interface InitProgram {
@@ -79,6 +82,19 @@ export interface InitProgram {
   forks: boolean;
   /** The fds the clone3 child must keep open across its exec of the executor. */
   passFds: number[];
+}
+
+/**
+ * The executor's first steps: "0" written to each v1 cgroup's `tasks` moves the writing thread,
+ * the executor's only one, without the lock wait of a parent writing its pid (see openV1Joins);
+ * before any namespace is entered or process forked, so that every later process is born in
+ * the container's cgroups. Each fd is closed at once: none may reach the container.
+ */
+function cgroupJoinSteps(joins: readonly CgroupJoin[]): Step[] {
+  return joins.flatMap((j) => [
+    step("write-fd", { fd: j.fd, data: "0" }, `join the cgroup ${JSON.stringify(j.dir)}`),
+    step("close-fd", { fd: j.fd }, `close the tasks file of ${JSON.stringify(j.dir)}`),
+  ]);
 }
 
 function nsList(spec: Spec): { type: NamespaceType; path?: string }[] {
@@ -427,7 +443,7 @@ export function compileInit(o: CompileOptions): InitProgram {
   // Trees are made first, in the host's namespaces; the new ones are then entered by unshare
   // rather than by clone3.
   const ns = namespaceSteps(spec, o.joinFds, trees.steps.length > 0);
-  const steps = [...trees.steps, ...ns.steps];
+  const steps = [...cgroupJoinSteps(o.cgroupJoins), ...trees.steps, ...ns.steps];
   const inUserns = has(spec, "user");
   if (newMount) steps.push(...rootfsSteps(o, inUserns, trees.slots));
   else {
@@ -459,6 +475,7 @@ export function compileInit(o: CompileOptions): InitProgram {
     ...Object.values(o.joinFds),
     ...(o.execFifoFd !== null ? [o.execFifoFd] : []),
     ...(o.consoleSocketFd !== null ? [o.consoleSocketFd] : []),
+    ...o.cgroupJoins.map((j) => j.fd),
   ];
   return { ...ns, steps, passFds };
 }
@@ -473,11 +490,13 @@ export interface ExecOptions {
   preserveFds: number;
   capabilities: CapabilityPlan | null;
   seccomp: SeccompPlan | null;
+  /** The container's v1 cgroups, as for compileInit. */
+  cgroupJoins: readonly CgroupJoin[];
 }
 
 /** The program of a process joining a running container: `exec`. */
 export function compileExec(o: ExecOptions): InitProgram {
-  const steps: Step[] = [];
+  const steps: Step[] = cgroupJoinSteps(o.cgroupJoins);
   for (const type of JOIN_ORDER) {
     const fd = o.nsFds[type];
     if (fd === undefined) continue;
@@ -500,6 +519,7 @@ export function compileExec(o: ExecOptions): InitProgram {
     ...Array.from({ length: o.preserveFds }, (_, i) => 3 + i),
     ...Object.values(o.nsFds),
     ...(o.consoleSocketFd !== null ? [o.consoleSocketFd] : []),
+    ...o.cgroupJoins.map((j) => j.fd),
   ];
   return { cloneFlags: 0n, steps, idmap: null, becomeRoot: false, forks, passFds };
 }

@@ -54,6 +54,7 @@ export const OPS = {
   },
   "move-mount": { code: 36, args: ["slot:i", "target:s", "how:i"] },
   "write-procfs": { code: 37, args: ["path:s", "data:s"] },
+  "write-fd": { code: 38, args: ["fd:i", "data:s"] },
 } as const satisfies Record<string, { code: number; args: readonly string[] }>;
 
 export type OpName = keyof typeof OPS;

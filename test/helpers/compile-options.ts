@@ -22,6 +22,7 @@ export function compileOptions(
     capabilities: null,
     seccomp: null,
     cgroups: [{ fstype: "cgroup2", subdir: "", data: "" }],
+    cgroupJoins: [],
     ...extra,
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { needsRoot, Sandbox } from "../../helpers/hood.ts";
@@ -80,6 +80,23 @@ describe("exec into a running container", { skip: needsRoot }, () => {
     assert.equal(r.status, 0, r.stderr);
     const ps = JSON.parse(box.hood(["ps", "--format", "json", id]).stdout) as number[];
     assert.equal(ps.length, 2);
+  });
+
+  it("puts the init (in a user namespace) and an exec'd process in every one of its cgroups", () => {
+    // Read from the host: inside, the cgroup namespace shows every path as "/".
+    const dirs: string[] = JSON.parse(
+      readFileSync(join(box.root, id, "state.json"), "utf8"),
+    ).cgroupPaths;
+    const pidFile = join(box.dir, "cgroup-exec.pid");
+    const r = box.hood(["exec", "--detach", "--pid-file", pidFile, id, "sleep", "5"]);
+    assert.equal(r.status, 0, r.stderr);
+    const execPid = Number(readFileSync(pidFile, "utf8"));
+    for (const p of [pid, execPid]) {
+      for (const d of dirs) {
+        const procs = readFileSync(join(d, "cgroup.procs"), "utf8").split("\n");
+        assert.ok(procs.includes(String(p)), `pid ${p} is not in ${d}`);
+      }
+    }
   });
 
   it("fails for a stopped container", () => {

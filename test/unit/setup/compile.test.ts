@@ -4,7 +4,7 @@ import { CLONE } from "../../../src/linux/namespaces.ts";
 import { defaultSpec } from "../../../src/oci/defaults.ts";
 import { compileExec, compileInit, TAG } from "../../../src/setup/compile.ts";
 import { MS } from "../../../src/setup/mount-options.ts";
-import { MOUNT_HOW, type Step } from "../../../src/setup/program.ts";
+import { MOUNT_HOW, type Step, step } from "../../../src/setup/program.ts";
 import { compileOptions } from "../../helpers/compile-options.ts";
 
 const options = compileOptions;
@@ -255,6 +255,7 @@ describe("compileExec", () => {
       preserveFds: 0,
       capabilities: null,
       seccomp: null,
+      cgroupJoins: [],
     });
     const setns = find(p.steps, "setns").map((s) => (s.op === "setns" ? s.args.fd : 0));
     assert.deepEqual(setns, [3, 4, 2, 1]);
@@ -262,5 +263,61 @@ describe("compileExec", () => {
     assert.equal(p.steps[setns.length]?.op, "fork");
     assert.ok(!ops(p.steps).includes("wait-for-start"));
     assert.equal(p.steps.at(-1)?.op, "exec");
+  });
+
+  it("joins the v1 cgroups before any namespace, and passes their fds", () => {
+    const spec = defaultSpec({ args: ["sh"] });
+    const p = compileExec({
+      spec,
+      process: { ...spec.process!, args: ["ps"] },
+      nsFds: { pid: 1, mount: 2 },
+      consoleSocketFd: null,
+      preserveFds: 0,
+      capabilities: null,
+      seccomp: null,
+      cgroupJoins: [{ dir: "/sys/fs/cgroup/pids/c1", fd: 40 }],
+    });
+    assert.deepEqual(
+      p.steps.slice(0, 3).map((s) => s.op),
+      ["write-fd", "close-fd", "setns"],
+    );
+    assert.ok(p.passFds.includes(40));
+  });
+});
+
+describe("joining v1 cgroups", () => {
+  const joins = [
+    { dir: "/sys/fs/cgroup/cpu/c1", fd: 40 },
+    { dir: "/sys/fs/cgroup/memory/c1", fd: 41 },
+  ];
+
+  it("writes 0 to each tasks fd and closes it, before every other step", () => {
+    const p = compileInit(compileOptions(undefined, { cgroupJoins: joins }));
+    assert.deepEqual(p.steps.slice(0, 4), [
+      step("write-fd", { fd: 40, data: "0" }, 'join the cgroup "/sys/fs/cgroup/cpu/c1"'),
+      step("close-fd", { fd: 40 }, 'close the tasks file of "/sys/fs/cgroup/cpu/c1"'),
+      step("write-fd", { fd: 41, data: "0" }, 'join the cgroup "/sys/fs/cgroup/memory/c1"'),
+      step("close-fd", { fd: 41 }, 'close the tasks file of "/sys/fs/cgroup/memory/c1"'),
+    ]);
+    assert.ok(p.passFds.includes(40) && p.passFds.includes(41));
+  });
+
+  it("comes before the namespace steps of a container that joins namespaces by path", () => {
+    const p = compileInit(
+      compileOptions(
+        (s) => {
+          s.linux!.namespaces = [{ type: "network", path: "/proc/1/ns/net" }, { type: "mount" }];
+        },
+        { cgroupJoins: joins, joinFds: { network: 7 } },
+      ),
+    );
+    const firstSetns = p.steps.findIndex((s) => s.op === "setns");
+    const lastJoin = p.steps.findLastIndex((s) => s.op === "write-fd");
+    assert.ok(lastJoin >= 0 && lastJoin < firstSetns);
+  });
+
+  it("adds nothing without v1 cgroups", () => {
+    const p = compileInit(compileOptions());
+    assert.ok(!ops(p.steps).includes("write-fd"));
   });
 });
