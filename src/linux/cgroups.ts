@@ -339,15 +339,6 @@ export async function removeContainerCgroup(dirs: readonly string[]): Promise<vo
 }
 
 async function removeTree(dir: string): Promise<void> {
-  let children: string[] = [];
-  try {
-    children = readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => join(dir, d.name));
-  } catch {
-    // gone or unreadable: rmdir below says which
-  }
-  for (const child of children) await removeTree(child);
   for (let attempt = 0; ; attempt++) {
     try {
       rmdirSync(dir);
@@ -355,12 +346,28 @@ async function removeTree(dir: string): Promise<void> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return;
-      if (code === "EBUSY" && attempt < 50) {
-        await new Promise((r) => setTimeout(r, 10));
-        continue;
+      if (code !== "EBUSY" || attempt >= 50) {
+        throw syscallError(`remove the cgroup ${JSON.stringify(dir)}`, e);
       }
-      throw syscallError(`remove the cgroup ${JSON.stringify(dir)}`, e);
     }
+    // Busy: sub-cgroups, or processes still leaving. A cgroup directory lists dozens of
+    // control files, so it is read only once a plain rmdir has been refused.
+    const children = subdirectories(dir);
+    if (children.length > 0) {
+      for (const child of children) await removeTree(child);
+    } else {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+function subdirectories(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => join(dir, d.name));
+  } catch {
+    return []; // gone or unreadable: the next rmdir says which
   }
 }
 

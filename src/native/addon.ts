@@ -4,7 +4,6 @@
  * `code`) and holds no policy.
  */
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -109,11 +108,17 @@ export const OPEN = {
 
 let cached: NativeAddon | undefined;
 
+let root: string | undefined;
+
 /** The package root: this file is src/native/addon.ts, or the bundle dist/hood.cjs. */
 export function packageRoot(): string {
+  if (root !== undefined) return root;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) return dir;
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) {
+      root = dir;
+      return dir;
+    }
     dir = dirname(dir);
   }
   throw new Error(`Cannot find hood's package root above ${fileURLToPath(import.meta.url)}`);
@@ -135,9 +140,12 @@ export function addon(): NativeAddon {
         "it needs python3, make and a C compiler.",
     );
   }
-  const require = createRequire(import.meta.url);
   try {
-    cached = require(path) as NativeAddon;
+    // process.dlopen, not require: the path is known, and require's resolution (stat and
+    // realpath of each part) is a measurable part of a container's start.
+    const module = { exports: {} as NativeAddon };
+    process.dlopen(module, path);
+    cached = module.exports;
   } catch (e) {
     throw new Error(
       `Cannot load hood's native addon ${path}: ${(e as Error).message}. ` +

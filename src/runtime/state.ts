@@ -13,7 +13,9 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   rmSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -175,7 +177,14 @@ export function ociState(root: string, r: ContainerRecord): StateOutput {
 }
 
 export function removeContainerDir(root: string, id: string): void {
-  rmSync(containerDir(root, id), { recursive: true, force: true });
+  const dir = containerDir(root, id);
+  // It holds only hood's own files: unlinked by name, without rmSync's stat of each entry.
+  try {
+    for (const name of readdirSync(dir)) unlinkSync(join(dir, name));
+    rmdirSync(dir);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Holds an exclusive flock on the container's lock file while fn runs. */

@@ -1,7 +1,7 @@
 // Resource limits, pause/resume, update, events and device rules on this host's cgroup v1
 // controllers, measured from the cgroup files and the kernel's own counters.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { cgroupFromDirs, hostHierarchies } from "../../../src/linux/cgroups.ts";
@@ -80,6 +80,18 @@ describe("cgroup v1: limits, freezer, update, events, devices", { skip }, () => 
     assert.equal(hood(box.root, ["delete", "--force", id]).status, 0);
     assert.deepEqual(
       dirs.filter((d) => existsSync(d)),
+      [],
+    );
+  });
+
+  it("removes sub-cgroups made inside the container's cgroups on delete", () => {
+    const id = launch(["sleep", "30"]);
+    const dirs = paths(id);
+    const nested = dirs.flatMap((d) => [join(d, "a"), join(d, "a", "b")]);
+    for (const n of nested) mkdirSync(n);
+    assert.equal(hood(box.root, ["delete", "--force", id]).status, 0);
+    assert.deepEqual(
+      [...dirs, ...nested].filter((d) => existsSync(d)),
       [],
     );
   });
