@@ -3,7 +3,15 @@
  * the state it needs, does its work under the container's lock, and on failure leaves nothing
  * behind: no process, no cgroup, no state directory.
  */
-import { chmodSync, closeSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  unlinkSync,
+} from "node:fs";
 import { constants as osConstants } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { HoodError, syscallError } from "../errors.ts";
@@ -350,7 +358,12 @@ async function openExecFifo(root: string, record: ContainerRecord): Promise<void
     if (first === "exited" && n === 0) {
       throw new HoodError("cannot start a container that has stopped", "STOPPED");
     }
-    rmSync(path, { force: true });
+    // unlink, not rmSync: rmSync loads Node's rimraf on its first call, even for one file.
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
   } finally {
     closeSync(fd);
     if (pidfd >= 0) closeSync(pidfd);
