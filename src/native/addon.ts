@@ -108,15 +108,15 @@ export const OPEN = {
 
 let cached: NativeAddon | undefined;
 
-let root: string | undefined;
+let packageRootDir: string | undefined;
 
 /** The package root: this file is src/native/addon.ts, or the bundle dist/hood.cjs. */
 export function packageRoot(): string {
-  if (root !== undefined) return root;
+  if (packageRootDir !== undefined) return packageRootDir;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) {
-      root = dir;
+      packageRootDir = dir;
       return dir;
     }
     dir = dirname(dir);
