@@ -179,7 +179,6 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
   let launch: Launch | null = null;
   const a = addon();
   try {
-    writeSpec(ctx.root, o.id, spec);
     const fifo = fifoPath(ctx.root, o.id);
     a.mkfifo(fifo, 0o622);
     // mkfifo applies hood's umask; the init may be any uid by the time it opens the FIFO.
@@ -256,6 +255,9 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
         closeSync(fd);
       },
     });
+    // Written while the executor sets the container up: no other command reads it before
+    // state.json exists.
+    writeSpec(ctx.root, o.id, spec);
     fds.closeAll();
     await launch.run(TAG.READY);
     const pid = launch.processPid;
