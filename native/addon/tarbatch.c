@@ -138,6 +138,15 @@ static napi_value tar_batch_scan_js(napi_env env, napi_callback_info info) {
 }
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* Two base64 characters per 12 bits: a header's 684 characters in 342 lookups. */
+static uint16_t b64_pairs[4096];
+
+static void init_base64(void) {
+  for (int i = 0; i < 4096; i++) {
+    uint8_t two[2] = {(uint8_t)B64[i >> 6], (uint8_t)B64[i & 63]};
+    memcpy(&b64_pairs[i], two, 2);
+  }
+}
 
 /* Standard base64 with padding (Node's "base64"); returns the bytes written. */
 static size_t base64(uint8_t *out, const uint8_t *p, size_t n) {
@@ -145,10 +154,9 @@ static size_t base64(uint8_t *out, const uint8_t *p, size_t n) {
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {
     uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    *o++ = B64[v >> 18];
-    *o++ = B64[(v >> 12) & 63];
-    *o++ = B64[(v >> 6) & 63];
-    *o++ = B64[v & 63];
+    memcpy(o, &b64_pairs[v >> 12], 2);
+    memcpy(o + 2, &b64_pairs[v & 4095], 2);
+    o += 4;
   }
   if (n - i == 1) {
     uint32_t v = (uint32_t)p[i] << 16;
@@ -283,6 +291,7 @@ static napi_value tar_batch_commit_js(napi_env env, napi_callback_info info) {
 }
 
 void hood_register_tarbatch(napi_env env, napi_value exports) {
+  init_base64();
   hood_export(env, exports, "tarBatchScan", tar_batch_scan_js);
   hood_export(env, exports, "tarBatchCommit", tar_batch_commit_js);
 }

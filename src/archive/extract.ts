@@ -365,6 +365,9 @@ export async function extractIntoFd(
     const n = await batch.scan(reader);
     if (n === 0) return 0;
     t.trim();
+    // Files of a run are mostly in one directory: its checks are made once.
+    let lastParentKey: string | undefined;
+    let lastParent = -1;
     let k = 0;
     for (; k < n; k++) {
       const name = batch.name(k);
@@ -379,10 +382,15 @@ export async function extractIntoFd(
       if (key === "" || NOT_A_PATH.test(key)) break;
       const slash = key.lastIndexOf("/");
       const parentKey = slash < 0 ? "" : key.slice(0, slash);
-      if (made.has(key) || !made.isDir(parentKey)) break;
+      if (made.has(key)) break;
       if (mode !== "keep" && key.startsWith(".wh.", slash + 1)) break;
-      const parent = t.cached(parentKey);
-      if (parent === undefined) break;
+      if (parentKey !== lastParentKey) {
+        const fd = made.isDir(parentKey) ? t.cached(parentKey) : undefined;
+        if (fd === undefined) break;
+        lastParentKey = parentKey;
+        lastParent = fd;
+      }
+      const parent = lastParent;
       const uid = batch.uid(k);
       const gid = batch.gid(k);
       if (sameOwner && (uid > 0xffffffff || gid > 0xffffffff)) break;
