@@ -732,8 +732,7 @@ static struct wq *wq_arg(napi_env env, napi_value v) {
 struct wq *hood_wq_arg(napi_env env, napi_value v) { return wq_arg(env, v); }
 
 /* Appends a record with `len` bytes of payload from `payload`, blocking while the ring (or the
- * count of files) is full. Only the caller's thread writes into the free part of the ring, so
- * the copy runs without the lock. */
+ * count of files) is full. */
 struct wq_part {
   const void *p;
   size_t n;
@@ -754,6 +753,11 @@ static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec 
   const void *payload = parts[0].p;
   size_t need = wq_size(rec);
   int ref = wq_is_ref(rec);
+  /* References of records that ran since the last call (only this thread makes and deletes
+   * them, so the counts need no lock to compare). */
+  if (q->refs_deleted != q->refs_made) wq_release_refs(env, q, 0);
+  /* One lock round per record: the copy (at most ~64 KiB, larger data is referenced) is made
+   * under the lock too; the thread takes it only every WQ_WAKE_BYTES. */
   pthread_mutex_lock(&q->mu);
   /* A record that does not fit before the ring's end (also when none is left) goes to the
    * start; the end is wasted. */
@@ -766,8 +770,6 @@ static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec 
     pthread_cond_wait(&q->space, &q->mu);
     q->producer_waiting = 0;
   }
-  pthread_mutex_unlock(&q->mu);
-  wq_release_refs(env, q, 0);
   size_t at = q->head;
   if (wrap) {
     if (skip >= WQ_HDR) ((struct wq_rec *)(q->ring + at))->type = WQ_PAD;
@@ -778,7 +780,6 @@ static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec 
   else
     for (size_t i = 0, o = at + WQ_HDR; i < (size_t)nparts; o += parts[i].n, i++)
       if (parts[i].n) memcpy(q->ring + o, parts[i].p, parts[i].n);
-  pthread_mutex_lock(&q->mu);
   if (ref) q->refs_made++;
   q->head = at + need;
   q->used += skip + need;

@@ -55,7 +55,8 @@ static int parse_number(const uint8_t *b, int len, double *out) {
 int hood_tar_scan_block(const uint8_t *b, double *out) {
   /* The checksum: the field counts as eight spaces; signed differs by 256 per byte > 127.
    * Eight bytes at a time: their sum in four 16-bit lanes (at most 64 * 510 per lane), the
-   * bytes over 127 counted by their top bits; then the checksum field's own bytes out. */
+   * bytes over 127 counted by their top bits (summed by a multiplication: no popcount
+   * instruction is assumed); then the checksum field's own bytes out. */
   uint64_t lanes = 0, any = 0;
   uint32_t high = 0;
   for (int i = 0; i < 512; i += 8) {
@@ -63,7 +64,7 @@ int hood_tar_scan_block(const uint8_t *b, double *out) {
     memcpy(&w, b + i, 8);
     any |= w;
     lanes += (w & 0x00ff00ff00ff00ffULL) + ((w >> 8) & 0x00ff00ff00ff00ffULL);
-    high += (uint32_t)__builtin_popcountll(w & 0x8080808080808080ULL);
+    high += (uint32_t)((((w & 0x8080808080808080ULL) >> 7) * 0x0101010101010101ULL) >> 56);
   }
   if (!any) return 1;
   uint32_t sum = (uint32_t)((lanes & 0xffff) + ((lanes >> 16) & 0xffff) + ((lanes >> 32) & 0xffff) + (lanes >> 48));

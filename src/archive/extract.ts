@@ -93,6 +93,13 @@ class Made {
     return this.all.has(key);
   }
 
+  /** Adds a file's key unless it was made before (one lookup): false when it was. */
+  addNew(key: string): boolean {
+    const n = this.all.size;
+    this.all.add(key);
+    return this.all.size > n;
+  }
+
   isDir(key: string): boolean {
     return this.dirs.has(key);
   }
@@ -382,7 +389,6 @@ export async function extractIntoFd(
       if (key === "" || NOT_A_PATH.test(key)) break;
       const slash = key.lastIndexOf("/");
       const parentKey = slash < 0 ? "" : key.slice(0, slash);
-      if (made.has(key)) break;
       if (mode !== "keep" && key.startsWith(".wh.", slash + 1)) break;
       if (parentKey !== lastParentKey) {
         const fd = made.isDir(parentKey) ? t.cached(parentKey) : undefined;
@@ -394,7 +400,8 @@ export async function extractIntoFd(
       const uid = batch.uid(k);
       const gid = batch.gid(k);
       if (sameOwner && (uid > 0xffffffff || gid > 0xffffffff)) break;
-      made.add(key, false);
+      // Last: a name made before (it may be in the queue still) goes the ordinary way.
+      if (!made.addNew(key)) break;
       markCreatedKey(key);
       const m = batch.mode(k);
       const cmode = createMode(m);
