@@ -1029,6 +1029,29 @@ int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f) {
   return pending ? -1 : 0;
 }
 
+int hood_wq_data_finish(napi_env env, struct wq *q, int fd, const struct hood_wq_file *f) {
+  bool pending = false;
+  size_t piece_max = q->cap / 4 - WQ_HDR;
+  for (size_t done = 0; done < f->dlen;) {
+    size_t n = f->dlen - done < piece_max ? f->dlen - done : piece_max;
+    struct wq_rec r = {.type = WQ_WRITE, .fd = fd, .len = (uint32_t)n, .off = -1};
+    wq_push(env, q, &r, f->data + done);
+    done += n;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return -1;
+  }
+  size_t plen = f->plen < sizeof q->err_path - 1 ? f->plen : sizeof q->err_path - 1;
+  const uint32_t known = WQF_CHOWN | WQF_META | WQF_TIMES;
+  struct wq_rec r = {.type = WQ_FINISH, .fd = fd, .flags = f->flags & known, .len = (uint32_t)plen};
+  r.uid = f->uid;
+  r.gid = f->gid;
+  r.mode = f->mode;
+  r.times[0] = f->times[0];
+  r.times[1] = f->times[1];
+  wq_push(env, q, &r, f->path);
+  napi_is_exception_pending(env, &pending);
+  return pending ? -1 : 0;
+}
+
 /* wqDigest(queue) -> Buffer: waits for the queued data, returns the SHA-256 of everything
  * given to wqHash so far and starts over. */
 static napi_value wq_digest_js(napi_env env, napi_callback_info info) {

@@ -73,6 +73,10 @@ struct hood_wq_file {
 };
 /* Queues it (blocking while the queue is full); 0, or -1 with an exception pending. */
 int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f);
+/* The same for a file the caller created (fd): its data (copied) and a FINISH record with
+ * f's flags, owner, mode, times and path; the queue closes fd. dirfd, name and the open flags
+ * are not used. 0, or -1 with an exception pending. */
+int hood_wq_data_finish(napi_env env, struct wq *q, int fd, const struct hood_wq_file *f);
 
 /* Each part registers its functions from the module's init. */
 void hood_register_process(napi_env env, napi_value exports);

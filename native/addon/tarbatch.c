@@ -17,6 +17,8 @@
  * a plain file without PAX records), and every decision about the filesystem is the caller's. */
 #include "hood.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 /* tarhdr.c's output indexes. */
@@ -25,8 +27,9 @@ enum { FORMAT_USTAR = 1, FORMAT_GNU = 2 };
 /* What tarBatchScan writes per entry (Float64Array). */
 enum { M_MODE, M_UID, M_GID, M_SIZE, M_NAME_OFF, M_NAME_LEN, M_STRIDE };
 /* What tarBatchCommit reads per entry (Int32Array): the parent's fd, where the path for
- * messages and the last component start in the name, the create mode, the FINISH flags. */
-enum { D_DIRFD, D_PATH_OFF, D_BASE_OFF, D_CREATE_MODE, D_FLAGS, D_STRIDE };
+ * messages and the last component start in the name, the create mode, the FINISH flags, and
+ * whether the file is created here, on the calling thread (1), or by the queue's thread (0). */
+enum { D_DIRFD, D_PATH_OFF, D_BASE_OFF, D_CREATE_MODE, D_FLAGS, D_HERE, D_STRIDE };
 /* A ustar name: prefix (155), '/', name (100). */
 #define NAME_BYTES 256
 
@@ -197,7 +200,9 @@ static size_t put_uint(uint8_t *o, uint64_t v) {
  * at the same place (it fails when one is no longer plain). For each: the tar-split lines into
  * out at state[0] (positions from state[1]) unless out is null, and one write-queue record:
  * openat(decisions dirfd, name from its base offset, openFlags, create mode), the data, the
- * FINISH flags' steps with the header's owner, mode & 07777 and times, close. state becomes
+ * FINISH flags' steps with the header's owner, mode & 07777 and times, close. An entry to be
+ * created here is opened on this thread (an error is thrown as openat's, naming the path) and
+ * only its data and FINISH go to the queue, which closes it. state becomes
  * [used, position, pos, pad]: where the out bytes end, the next position, where the next entry
  * starts in the chunk and its padding. */
 static napi_value tar_batch_commit_js(napi_env env, napi_callback_info info) {
@@ -279,7 +284,23 @@ static napi_value tar_batch_commit_js(napi_env env, napi_callback_info info) {
     };
     f.times[0] = (struct timespec){.tv_sec = (time_t)at};
     f.times[1] = (struct timespec){.tv_sec = (time_t)e.f[S_MTIME]};
-    if (hood_wq_file(env, q, &f) < 0) break; /* the queue's error is pending: the extraction stops */
+    if (d[D_HERE]) {
+      char name[NAME_BYTES + 1];
+      memcpy(name, f.name, f.nlen);
+      name[f.nlen] = 0;
+      int fd;
+      do fd = openat(f.dirfd, name, open_flags | O_CLOEXEC, (mode_t)f.create_mode);
+      while (fd < 0 && errno == EINTR);
+      if (fd < 0) {
+        char path[NAME_BYTES + 1];
+        memcpy(path, f.path, f.plen);
+        path[f.plen] = 0;
+        hood_throw_errno(env, "openat", errno, path);
+        break;
+      }
+      if (hood_wq_data_finish(env, q, fd, &f) < 0) break; /* (the queue closes fd) */
+    } else if (hood_wq_file(env, q, &f) < 0)
+      break; /* the queue's error is pending: the extraction stops */
     pos = e.next;
     pad = e.next_pad;
   }

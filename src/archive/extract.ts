@@ -361,17 +361,18 @@ export async function extractIntoFd(
 
   /**
    * A run of plain files at the reader's position, in one go (plain-batch.ts): each takes the
-   * way extractEntry's queueFile would give it, and the first one that might not (a name that
-   * is not already a clean path, one made before, a parent this extraction did not make or has
-   * no fd of at hand, a whiteout, an owner fchown cannot take) ends the run. Returns how many
-   * entries were taken; 0 sends the next entry the ordinary way.
+   * way extractEntry would give it (queueFile, or openFile on this thread when the queue is
+   * behind: decided once per run), and the first one that might not (a name that is not
+   * already a clean path, one made before, a parent this extraction did not make or has no fd
+   * of at hand, a whiteout, an owner fchown cannot take) ends the run. Returns how many entries
+   * were taken; 0 sends the next entry the ordinary way.
    */
   async function takePlain(batch: PlainBatch): Promise<number> {
-    // Queue behind: this thread creates the next files itself (see extractEntry).
-    if (wq.backlog() >= wq.ringBytes / 4) return 0;
     const n = await batch.scan(reader);
     if (n === 0) return 0;
     t.trim();
+    // Queue behind: this thread creates the run's files itself (see extractEntry).
+    const here = wq.backlog() >= wq.ringBytes / 4;
     // Files of a run are mostly in one directory: its checks are made once.
     let lastParentKey: string | undefined;
     let lastParent = -1;
@@ -412,6 +413,7 @@ export async function extractIntoFd(
         skip + slash + 1,
         cmode,
         finishFlags(m, cmode, ownerIsOurs(uid, gid)),
+        here,
       );
     }
     if (k > 0) batch.commit(reader, k, wq, NEW_FILE, rec);

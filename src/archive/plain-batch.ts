@@ -43,7 +43,7 @@ type NativeCommit = (
 export const BATCH_MAX = 128;
 /** tarbatch.c's strides: meta per entry (Float64), decisions per entry (Int32). */
 const M = { mode: 0, uid: 1, gid: 2, size: 3, nameOff: 4, nameLen: 5, stride: 6 } as const;
-const D = 5;
+const D = 6;
 /** A ustar name: prefix, slash, name. */
 const NAME_BYTES = 256;
 /** The most one entry's two tar-split lines take (tarbatch.c's LINES_MAX, rounded up). */
@@ -127,8 +127,9 @@ export class PlainBatch {
 
   /**
    * How entry i is made: openat(`dirFd`, the name from byte `baseOff` on, the open flags given
-   * to commit(), `createMode`), then the write queue's FINISH `flags` steps; `pathOff` is where
-   * the path named in messages starts in the name.
+   * to commit(), `createMode`), on this thread when `here` (else on the queue's), then the
+   * write queue's FINISH `flags` steps; `pathOff` is where the path named in messages starts
+   * in the name.
    */
   decide(
     i: number,
@@ -137,6 +138,7 @@ export class PlainBatch {
     baseOff: number,
     createMode: number,
     flags: number,
+    here: boolean,
   ): void {
     const d = this.decisions;
     const o = i * D;
@@ -145,11 +147,13 @@ export class PlainBatch {
     d[o + 2] = baseOff;
     d[o + 3] = createMode;
     d[o + 4] = flags;
+    d[o + 5] = here ? 1 : 0;
   }
 
   /**
    * Takes the first `k` scanned entries (each decided): their tar-split lines go to `rec`,
-   * their files to `wq`, and the reader moves past them. Throws the queue's first error.
+   * their files to `wq`, and the reader moves past them. Throws the queue's first error, or
+   * a create's here ("extract: create PATH: ..." as the queue says it).
    */
   commit(
     reader: TarReader,

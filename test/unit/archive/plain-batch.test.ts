@@ -472,6 +472,29 @@ describe("runs of plain files in one call", () => {
     );
   });
 
+  it("creates a run's files on this thread, as the ordinary path does, when the queue is behind", async () => {
+    // The queue's backlog read as "behind": both paths then create files on the JS thread.
+    const backlog = WriteQueue.prototype.backlog;
+    WriteQueue.prototype.backlog = function (this: WriteQueue) {
+      return this.ringBytes;
+    };
+    try {
+      const tar = await buildTar(
+        [{ name: "d", kind: "directory" }, ...plainFiles(40), ...plainFiles(5, "./e/")],
+        "ustar",
+      );
+      const before = batched;
+      for (const size of [700, 1 << 18])
+        await same(inChunks(tar, size), `behind, chunks of ${size}`);
+      for (const whiteouts of ["apply", "overlay"] as const) {
+        await same(inChunks(tar, 1 << 18), `behind, ${whiteouts}`, { whiteouts });
+      }
+      assert.ok(batched - before > 40, "the batches took entries");
+    } finally {
+      WriteQueue.prototype.backlog = backlog;
+    }
+  });
+
   it("commit checks what it is given and refuses offsets outside the name", async () => {
     const tar = await buildTar(plainFiles(2, ""), "ustar");
     const b = PlainBatch.create(64 << 10)!;
@@ -482,9 +505,9 @@ describe("runs of plain files in one call", () => {
     assert.equal(b.size(1), 1);
     const wq = new WriteQueue("test");
     try {
-      b.decide(0, -1, 0, 5, 0o644, 0);
+      b.decide(0, -1, 0, 5, 0o644, 0, false);
       assert.throws(() => b.commit(reader, 1, wq, 0, undefined), /name offsets out of range/);
-      b.decide(0, -1, 1, 0, 0o644, 0);
+      b.decide(0, -1, 1, 0, 0o644, 0, false);
       assert.throws(() => b.commit(reader, 1, wq, 0, undefined), /name offsets out of range/);
       assert.throws(() => b.commit(reader, 3, wq, 0, undefined), RangeError);
     } finally {
