@@ -12,6 +12,7 @@
         "native/addon/bpf.c",
         "native/addon/crc64.c",
         "native/addon/tarhdr.c",
+        "native/addon/tarbatch.c",
         "native/addon/mountapi.c",
         "native/addon/btrfs.c"
       ],

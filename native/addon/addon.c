@@ -121,6 +121,7 @@ static napi_value init(napi_env env, napi_value exports) {
   hood_register_bpf(env, exports);
   hood_register_crc64(env, exports);
   hood_register_tarhdr(env, exports);
+  hood_register_tarbatch(env, exports);
   hood_register_mountapi(env, exports);
   hood_register_btrfs(env, exports);
   return exports;

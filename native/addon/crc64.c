@@ -117,7 +117,7 @@ __attribute__((target("pclmul,sse4.1"))) static uint64_t update_clmul(uint64_t s
 #endif
 
 /* Go's crc64.Update(crc, ISO table, p). */
-static uint64_t crc64_update(uint64_t crc, const uint8_t *p, size_t len) {
+uint64_t hood_crc64_update(uint64_t crc, const uint8_t *p, size_t len) {
   uint64_t s = ~crc;
 #if defined(__x86_64__)
   if (have_clmul && len >= 256) return ~update_clmul(s, p, len);
@@ -151,7 +151,7 @@ static napi_value crc64_update_js(napi_env env, napi_callback_info info) {
   if (bytes_of(env, argv[1], &data, &dlen)) return hood_throw_type(env, "data must be a Uint8Array");
   uint64_t crc = 0;
   for (int i = 0; i < 8; i++) crc = crc << 8 | state[i];
-  crc = crc64_update(crc, data, dlen);
+  crc = hood_crc64_update(crc, data, dlen);
   for (int i = 7; i >= 0; i--) {
     state[i] = (uint8_t)crc;
     crc >>= 8;

@@ -729,9 +729,10 @@ static struct wq *wq_arg(napi_env env, napi_value v) {
   return q;
 }
 
+struct wq *hood_wq_arg(napi_env env, napi_value v) { return wq_arg(env, v); }
+
 /* Appends a record with `len` bytes of payload from `payload`, blocking while the ring (or the
- * count of files) is full. Only the caller's thread writes into the free part of the ring, so
- * the copy runs without the lock. */
+ * count of files) is full. */
 struct wq_part {
   const void *p;
   size_t n;
@@ -752,6 +753,11 @@ static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec 
   const void *payload = parts[0].p;
   size_t need = wq_size(rec);
   int ref = wq_is_ref(rec);
+  /* References of records that ran since the last call (only this thread makes and deletes
+   * them, so the counts need no lock to compare). */
+  if (q->refs_deleted != q->refs_made) wq_release_refs(env, q, 0);
+  /* One lock round per record: the copy (at most ~64 KiB, larger data is referenced) is made
+   * under the lock too; the thread takes it only every WQ_WAKE_BYTES. */
   pthread_mutex_lock(&q->mu);
   /* A record that does not fit before the ring's end (also when none is left) goes to the
    * start; the end is wasted. */
@@ -764,8 +770,6 @@ static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec 
     pthread_cond_wait(&q->space, &q->mu);
     q->producer_waiting = 0;
   }
-  pthread_mutex_unlock(&q->mu);
-  wq_release_refs(env, q, 0);
   size_t at = q->head;
   if (wrap) {
     if (skip >= WQ_HDR) ((struct wq_rec *)(q->ring + at))->type = WQ_PAD;
@@ -776,7 +780,6 @@ static napi_value wq_push_parts(napi_env env, struct wq *q, const struct wq_rec 
   else
     for (size_t i = 0, o = at + WQ_HDR; i < (size_t)nparts; o += parts[i].n, i++)
       if (parts[i].n) memcpy(q->ring + o, parts[i].p, parts[i].n);
-  pthread_mutex_lock(&q->mu);
   if (ref) q->refs_made++;
   q->head = at + need;
   q->used += skip + need;
@@ -988,22 +991,65 @@ static napi_value wq_file_js(napi_env env, napi_callback_info info) {
       hood_arg_int64(env, argv[11], &as, "atimeSec") || hood_arg_int64(env, argv[12], &an, "atimeNsec") ||
       hood_arg_int64(env, argv[13], &ms, "mtimeSec") || hood_arg_int64(env, argv[14], &mn, "mtimeNsec"))
     return NULL;
-  if (memchr(name, 0, nlen)) return hood_throw_type(env, "name must not contain a NUL byte");
+  struct hood_wq_file f = {.dirfd = dirfd, .name = name, .nlen = nlen, .open_flags = oflags, .create_mode = cmode,
+                           .data = data, .dlen = dlen, .path = path, .plen = plen, .flags = (uint32_t)flags,
+                           .uid = (uint32_t)uid, .gid = (uint32_t)gid, .mode = (uint32_t)mode};
+  f.times[0] = (struct timespec){.tv_sec = as, .tv_nsec = an};
+  f.times[1] = (struct timespec){.tv_sec = ms, .tv_nsec = mn};
+  hood_wq_file(env, q, &f);
+  return NULL;
+}
+
+int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f) {
+  if (memchr(f->name, 0, f->nlen)) {
+    hood_throw_type(env, "name must not contain a NUL byte");
+    return -1;
+  }
+  size_t plen = f->plen;
   if (plen > sizeof q->err_path - 1) plen = sizeof q->err_path - 1; /* enough to name the file */
-  if (nlen + 1 + plen + dlen > q->cap / 4 - WQ_HDR) return hood_throw_type(env, "wqFile: the file is too large for the ring");
+  if (f->nlen + 1 + plen + f->dlen > q->cap / 4 - WQ_HDR) {
+    hood_throw_type(env, "wqFile: the file is too large for the ring");
+    return -1;
+  }
   const uint32_t known = WQF_CHOWN | WQF_META | WQF_TIMES;
-  struct wq_rec r = {.type = WQ_FILE, .fd = dirfd, .flags = (uint32_t)flags & known,
-                     .len = (uint32_t)(nlen + 1 + plen + dlen)};
-  r.uid = (uint32_t)uid;
-  r.gid = (uint32_t)gid;
-  r.mode = (uint32_t)mode;
-  r.name_len = (uint32_t)nlen + 1;
+  struct wq_rec r = {.type = WQ_FILE, .fd = f->dirfd, .flags = f->flags & known,
+                     .len = (uint32_t)(f->nlen + 1 + plen + f->dlen)};
+  r.uid = f->uid;
+  r.gid = f->gid;
+  r.mode = f->mode;
+  r.name_len = (uint32_t)f->nlen + 1;
   r.off = (int64_t)plen;
-  r.ref_data = (uint64_t)(uint32_t)oflags << 32 | (uint32_t)cmode;
-  r.times[0] = (struct timespec){.tv_sec = as, .tv_nsec = an};
-  r.times[1] = (struct timespec){.tv_sec = ms, .tv_nsec = mn};
-  struct wq_part parts[4] = {{name, nlen}, {"", 1}, {path, plen}, {data, dlen}};
-  return wq_push_parts(env, q, &r, parts, 4);
+  r.ref_data = (uint64_t)(uint32_t)f->open_flags << 32 | (uint32_t)f->create_mode;
+  r.times[0] = f->times[0];
+  r.times[1] = f->times[1];
+  struct wq_part parts[4] = {{f->name, f->nlen}, {"", 1}, {f->path, plen}, {f->data, f->dlen}};
+  wq_push_parts(env, q, &r, parts, 4);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending ? -1 : 0;
+}
+
+int hood_wq_data_finish(napi_env env, struct wq *q, int fd, const struct hood_wq_file *f) {
+  bool pending = false;
+  size_t piece_max = q->cap / 4 - WQ_HDR;
+  for (size_t done = 0; done < f->dlen;) {
+    size_t n = f->dlen - done < piece_max ? f->dlen - done : piece_max;
+    struct wq_rec r = {.type = WQ_WRITE, .fd = fd, .len = (uint32_t)n, .off = -1};
+    wq_push(env, q, &r, f->data + done);
+    done += n;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return -1;
+  }
+  size_t plen = f->plen < sizeof q->err_path - 1 ? f->plen : sizeof q->err_path - 1;
+  const uint32_t known = WQF_CHOWN | WQF_META | WQF_TIMES;
+  struct wq_rec r = {.type = WQ_FINISH, .fd = fd, .flags = f->flags & known, .len = (uint32_t)plen};
+  r.uid = f->uid;
+  r.gid = f->gid;
+  r.mode = f->mode;
+  r.times[0] = f->times[0];
+  r.times[1] = f->times[1];
+  wq_push(env, q, &r, f->path);
+  napi_is_exception_pending(env, &pending);
+  return pending ? -1 : 0;
 }
 
 /* wqDigest(queue) -> Buffer: waits for the queued data, returns the SHA-256 of everything

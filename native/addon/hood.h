@@ -5,7 +5,9 @@
 #define HOOD_ADDON_H
 
 #include <node_api.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Throws Error("<syscall> <path>: <ENAME> (<strerror>)") with code/errno/syscall/path set.
  * Always returns NULL so callers can `return hood_throw_errno(...)`. path may be NULL. */
@@ -45,6 +47,37 @@ static inline napi_value hood_int(napi_env env, int64_t n) {
 /* Adds a function to exports. */
 void hood_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
+/* Shared between parts (no JavaScript involved). */
+/* One tar header block (tarhdr.c): 1 all zeros, 0 checksum and numbers parsed into out[10]
+ * (mode, uid, gid, size, mtime, devmajor, devminor, atime, ctime, format 0 v7/1 ustar/2 gnu),
+ * -1 anything else. */
+int hood_tar_scan_block(const uint8_t *block, double *out);
+/* Go's crc64.Update(crc, ISO table, p) (crc64.c). */
+uint64_t hood_crc64_update(uint64_t crc, const uint8_t *p, size_t len);
+/* The write queue (fsat.c). */
+struct wq;
+/* The queue behind a JS handle; NULL with a TypeError pending (not a queue, or closed). */
+struct wq *hood_wq_arg(napi_env env, napi_value v);
+/* A whole small file as one record, as wqFile queues it (see fsat.c). */
+struct hood_wq_file {
+  int dirfd;
+  const char *name; /* nlen bytes, no NUL among them */
+  size_t nlen;
+  int open_flags, create_mode;
+  const char *data;
+  size_t dlen;
+  const char *path; /* for messages */
+  size_t plen;
+  uint32_t flags, uid, gid, mode;
+  struct timespec times[2];
+};
+/* Queues it (blocking while the queue is full); 0, or -1 with an exception pending. */
+int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f);
+/* The same for a file the caller created (fd): its data (copied) and a FINISH record with
+ * f's flags, owner, mode, times and path; the queue closes fd. dirfd, name and the open flags
+ * are not used. 0, or -1 with an exception pending. */
+int hood_wq_data_finish(napi_env env, struct wq *q, int fd, const struct hood_wq_file *f);
+
 /* Each part registers its functions from the module's init. */
 void hood_register_process(napi_env env, napi_value exports);
 void hood_register_fdio(napi_env env, napi_value exports);
@@ -53,6 +86,7 @@ void hood_register_ptrace(napi_env env, napi_value exports);
 void hood_register_bpf(napi_env env, napi_value exports);
 void hood_register_crc64(napi_env env, napi_value exports);
 void hood_register_tarhdr(napi_env env, napi_value exports);
+void hood_register_tarbatch(napi_env env, napi_value exports);
 void hood_register_mountapi(napi_env env, napi_value exports);
 void hood_register_btrfs(napi_env env, napi_value exports);
 

@@ -50,6 +50,50 @@ static int parse_number(const uint8_t *b, int len, double *out) {
   return 0;
 }
 
+/* One block: 1 all zeros, 0 checksum matches and every number parsed (out as below), -1
+ * anything else. Shared with the batch scanner (tarbatch.c). */
+int hood_tar_scan_block(const uint8_t *b, double *out) {
+  /* The checksum: the field counts as eight spaces; signed differs by 256 per byte > 127.
+   * Eight bytes at a time: their sum in four 16-bit lanes (at most 64 * 510 per lane), the
+   * bytes over 127 counted by their top bits (summed by a multiplication: no popcount
+   * instruction is assumed); then the checksum field's own bytes out. */
+  uint64_t lanes = 0, any = 0;
+  uint32_t high = 0;
+  for (int i = 0; i < 512; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    any |= w;
+    lanes += (w & 0x00ff00ff00ff00ffULL) + ((w >> 8) & 0x00ff00ff00ff00ffULL);
+    high += (uint32_t)((((w & 0x8080808080808080ULL) >> 7) * 0x0101010101010101ULL) >> 56);
+  }
+  if (!any) return 1;
+  uint32_t sum = (uint32_t)((lanes & 0xffff) + ((lanes >> 16) & 0xffff) + ((lanes >> 32) & 0xffff) + (lanes >> 48));
+  for (int i = F_CHKSUM; i < F_CHKSUM + 8; i++) {
+    sum -= b[i];
+    high -= b[i] >> 7;
+  }
+  sum += 8 * 0x20;
+  double recorded;
+  if (parse_number(b + F_CHKSUM, 8, &recorded) < 0) return -1;
+  if (recorded != (double)sum && recorded != (double)sum - 256.0 * high) return -1;
+  int format = FORMAT_V7;
+  if (!memcmp(b + 257, "ustar\0" "00", 8)) format = FORMAT_USTAR;
+  else if (!memcmp(b + 257, "ustar  \0", 8)) format = FORMAT_GNU;
+  memset(out, 0, O_COUNT * sizeof *out);
+  if (parse_number(b + F_MODE, 8, &out[O_MODE]) || parse_number(b + F_UID, 8, &out[O_UID]) ||
+      parse_number(b + F_GID, 8, &out[O_GID]) || parse_number(b + F_SIZE, 12, &out[O_SIZE]) ||
+      parse_number(b + F_MTIME, 12, &out[O_MTIME]))
+    return -1;
+  if (format != FORMAT_V7 &&
+      (parse_number(b + F_DEVMAJOR, 8, &out[O_DEVMAJOR]) || parse_number(b + F_DEVMINOR, 8, &out[O_DEVMINOR])))
+    return -1;
+  if (format == FORMAT_GNU &&
+      (parse_number(b + F_ATIME, 12, &out[O_ATIME]) || parse_number(b + F_CTIME, 12, &out[O_CTIME])))
+    return -1;
+  out[O_FORMAT] = format;
+  return 0;
+}
+
 /* tarHeaderScan(block, out) -> 1: the block is all zeros; 0: the checksum matches and every
  * number field parsed (out gets mode, uid, gid, size, mtime, devmajor, devminor, atime,
  * ctime, format: 0 v7, 1 ustar, 2 gnu; fields the format has not are 0); -1: take the
@@ -68,43 +112,8 @@ static napi_value tar_header_scan_js(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[1], &t2, &n2, &p2, &ab, &off) != napi_ok || t1 != napi_uint8_array ||
       t2 != napi_float64_array || n1 < 512 || n2 < O_COUNT)
     return hood_throw_type(env, "tarHeaderScan(block: Uint8Array(512), out: Float64Array(10))");
-  const uint8_t *b = p1;
-  double *out = p2;
-  int status = -1;
-  /* The checksum: the field counts as eight spaces; signed differs by 256 per byte > 127. */
-  uint32_t sum = 8 * 0x20, high = 0, any = 0;
-  for (int i = 0; i < 512; i++) {
-    any |= b[i];
-    if (i >= F_CHKSUM && i < F_CHKSUM + 8) continue;
-    sum += b[i];
-    high += b[i] >> 7;
-  }
-  if (!any) {
-    status = 1;
-    goto done;
-  }
-  double recorded;
-  if (parse_number(b + F_CHKSUM, 8, &recorded) < 0) goto done;
-  if (recorded != (double)sum && recorded != (double)sum - 256.0 * high) goto done;
-  int format = FORMAT_V7;
-  if (!memcmp(b + 257, "ustar\0" "00", 8)) format = FORMAT_USTAR;
-  else if (!memcmp(b + 257, "ustar  \0", 8)) format = FORMAT_GNU;
-  memset(out, 0, O_COUNT * sizeof *out);
-  if (parse_number(b + F_MODE, 8, &out[O_MODE]) || parse_number(b + F_UID, 8, &out[O_UID]) ||
-      parse_number(b + F_GID, 8, &out[O_GID]) || parse_number(b + F_SIZE, 12, &out[O_SIZE]) ||
-      parse_number(b + F_MTIME, 12, &out[O_MTIME]))
-    goto done;
-  if (format != FORMAT_V7 &&
-      (parse_number(b + F_DEVMAJOR, 8, &out[O_DEVMAJOR]) || parse_number(b + F_DEVMINOR, 8, &out[O_DEVMINOR])))
-    goto done;
-  if (format == FORMAT_GNU &&
-      (parse_number(b + F_ATIME, 12, &out[O_ATIME]) || parse_number(b + F_CTIME, 12, &out[O_CTIME])))
-    goto done;
-  out[O_FORMAT] = format;
-  status = 0;
-done:;
   napi_value v;
-  napi_create_int32(env, status, &v);
+  napi_create_int32(env, hood_tar_scan_block(p1, p2), &v);
   return v;
 }
 

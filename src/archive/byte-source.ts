@@ -54,6 +54,23 @@ export class ByteSource {
     return out;
   }
 
+  /** The current chunk (the bytes from `posNow` on are unread), for a parser working in place. */
+  get chunkNow(): Buffer {
+    return this.chunk;
+  }
+
+  get posNow(): number {
+    return this.pos;
+  }
+
+  /** Consumes the current chunk's bytes up to `pos` (from `posNow`, at most its length). */
+  advanceTo(pos: number): void {
+    if (pos < this.pos || pos > this.chunk.length)
+      throw new RangeError("advanceTo: outside the chunk");
+    this.offset += pos - this.pos;
+    this.pos = pos;
+  }
+
   /** Up to `max` bytes (at least one) of the current chunk; null when it is used up. */
   someNow(max: number): Buffer | null {
     const n = Math.min(max, this.chunk.length - this.pos);

@@ -13,6 +13,7 @@ import { closeSync, fchmodSync, fchownSync, fstatSync, openSync } from "node:fs"
 import { HoodError, syscallError } from "../errors.ts";
 import { type DecompressOptions, type LayerDigests, openLayer } from "./compression.ts";
 import { AT, fsat, O, openInRoot, S, SINGLE, statAt } from "./fsat.ts";
+import { PlainBatch } from "./plain-batch.ts";
 import type { TarHeader } from "./tar-header.ts";
 import { joinComponents, memberComponents, showPath } from "./tar-path.ts";
 import { type TarEntry, TarReader, type TarReaderOptions } from "./tar-reader.ts";
@@ -36,6 +37,11 @@ export interface ExtractOptions extends TarReaderOptions, DecompressOptions {
   split?: (metadata: Buffer) => Promise<void>;
   /** Called with each warning (skipped devices, refused names, xattrs the kernel refused). */
   onWarning?: (message: string) => void;
+  /**
+   * false: every entry the ordinary way, none in runs of plain files (plain-batch.ts); the
+   * result is the same, the tests compare both.
+   */
+  batch?: boolean;
 }
 
 export interface ExtractResult {
@@ -56,6 +62,12 @@ function currentUmask(): number {
   }
 }
 const ELOOP_LIKE = new Set(["ELOOP", "ENOTDIR", "EXDEV"]);
+/**
+ * A member name, without its leading "/" and "./", that is not already its path in the root
+ * (memberComponents joined): an empty, "." or ".." component, or a trailing slash. Such names
+ * go the ordinary way.
+ */
+const NOT_A_PATH = /(?:^|\/)\.\.?(?:\/|$)|\/\/|\/$/;
 
 function errCode(e: unknown): string {
   return (e as { code?: string }).code ?? "";
@@ -79,6 +91,13 @@ class Made {
 
   has(key: string): boolean {
     return this.all.has(key);
+  }
+
+  /** Adds a file's key unless it was made before (one lookup): false when it was. */
+  addNew(key: string): boolean {
+    const n = this.all.size;
+    this.all.add(key);
+    return this.all.size > n;
   }
 
   isDir(key: string): boolean {
@@ -149,6 +168,11 @@ class Target {
     }
     this.cache.set(key, fd);
     return fd;
+  }
+
+  /** The cached fd of the directory `key` (a path as `dir` keys it), without resolving anything. */
+  cached(key: string): number | undefined {
+    return key === "" ? this.rootFd : this.cache.get(key);
   }
 
   /** Forgets cached fds of `key` and everything below it: called when that path is removed. */
@@ -277,10 +301,19 @@ export async function extractIntoFd(
   // Only "apply" needs to know which paths this layer made (whiteouts never hide them).
   const created = mode === "apply" ? new Set<string>() : undefined;
   const dirs: DeferredDir[] = [];
+  const plain = options.batch === false ? undefined : PlainBatch.create(FILE_MAX);
   let entries = 0;
   let canMknod = true;
   try {
     for (;;) {
+      if (plain && made.fresh) {
+        const k = await takePlain(plain);
+        if (k > 0) {
+          entries += k;
+          if (rec && rec.buffered >= FLUSH_AT) await options.split!(rec.take());
+          continue;
+        }
+      }
       const entry = await reader.next();
       if (!entry) break;
       entries++;
@@ -325,6 +358,78 @@ export async function extractIntoFd(
     await reader.close();
   }
   return { entries, warnings };
+
+  /**
+   * A run of plain files at the reader's position, in one go (plain-batch.ts): each takes the
+   * way extractEntry would give it (queueFile, or openFile on this thread when the queue is
+   * behind: decided once per run), and the first one that might not (a name that is not
+   * already a clean path, one made before, a parent this extraction did not make or has no fd
+   * of at hand, a whiteout, an owner fchown cannot take) ends the run. Returns how many entries
+   * were taken; 0 sends the next entry the ordinary way.
+   */
+  async function takePlain(batch: PlainBatch): Promise<number> {
+    const n = await batch.scan(reader);
+    if (n === 0) return 0;
+    t.trim();
+    // Queue behind: this thread creates the run's files itself (see extractEntry).
+    const here = wq.backlog() >= wq.ringBytes / 4;
+    // Files of a run are mostly in one directory: its checks are made once.
+    let lastParentKey: string | undefined;
+    let lastParent = -1;
+    let k = 0;
+    for (; k < n; k++) {
+      const name = batch.name(k);
+      let skip = 0;
+      for (;;) {
+        const c = name.charCodeAt(skip);
+        if (c === 0x2f) skip++;
+        else if (c === 0x2e && name.charCodeAt(skip + 1) === 0x2f) skip += 2;
+        else break;
+      }
+      const key = skip === 0 ? name : name.slice(skip);
+      if (key === "" || NOT_A_PATH.test(key)) break;
+      const slash = key.lastIndexOf("/");
+      const parentKey = slash < 0 ? "" : key.slice(0, slash);
+      if (mode !== "keep" && key.startsWith(".wh.", slash + 1)) break;
+      if (parentKey !== lastParentKey) {
+        const fd = made.isDir(parentKey) ? t.cached(parentKey) : undefined;
+        if (fd === undefined) break;
+        lastParentKey = parentKey;
+        lastParent = fd;
+      }
+      const parent = lastParent;
+      const uid = batch.uid(k);
+      const gid = batch.gid(k);
+      if (sameOwner && (uid > 0xffffffff || gid > 0xffffffff)) break;
+      // Last: a name made before (it may be in the queue still) goes the ordinary way.
+      if (!made.addNew(key)) break;
+      markCreatedKey(key);
+      const m = batch.mode(k);
+      const cmode = createMode(m);
+      batch.decide(
+        k,
+        parent,
+        skip,
+        skip + slash + 1,
+        cmode,
+        finishFlags(m, cmode, ownerIsOurs(uid, gid)),
+        here,
+      );
+    }
+    if (k > 0) batch.commit(reader, k, wq, NEW_FILE, rec);
+    return k;
+  }
+
+  /** markCreated for a path already joined (a key without empty, "." or ".." components). */
+  function markCreatedKey(key: string): void {
+    if (!created) return;
+    for (let k = key; !created.has(k); ) {
+      created.add(k);
+      const slash = k.lastIndexOf("/");
+      if (slash < 0) return;
+      k = k.slice(0, slash);
+    }
+  }
 
   /** Remembers a path of this layer and its parents: whiteouts never hide them. */
   function markCreated(comps: Buffer[]): void {
@@ -436,10 +541,10 @@ export async function extractIntoFd(
       (!sameOwner || (h.uid <= 0xffffffff && h.gid <= 0xffffffff))
     ) {
       made.add(key, false);
-      return queueFile(parent, base, path, h, entry.dataSize, ownerIsOurs(h));
+      return queueFile(parent, base, path, h, entry.dataSize, ownerIsOurs(h.uid, h.gid));
     }
     // Decided before create(): a replaced entry makes the target no longer fresh.
-    const ownerDone = made.fresh && made.isDir(parentKey) && ownerIsOurs(h);
+    const ownerDone = made.fresh && made.isDir(parentKey) && ownerIsOurs(h.uid, h.gid);
     made.touch(key);
     made.add(key, h.kind === "directory");
 
@@ -595,22 +700,22 @@ export async function extractIntoFd(
     t.forget(path.toString("latin1"));
   }
 
-  /** True when a file made in a directory of this extraction already has h's owner. */
-  function ownerIsOurs(h: TarHeader): boolean {
-    return h.uid === euid && h.gid === egid && rootGid === egid;
+  /** True when a file made in a directory of this extraction already has this owner. */
+  function ownerIsOurs(uid: number, gid: number): boolean {
+    return uid === euid && gid === egid && rootGid === egid;
   }
 
   /** The mode to create a file with: its final one when that needs no fchmod, else 0600. */
-  function createMode(h: TarHeader): number {
-    const m = h.mode & 0o7777;
+  function createMode(mode: number): number {
+    const m = mode & 0o7777;
     return (m & 0o7000) === 0 && (m & umask) === 0 ? m : 0o600;
   }
 
   /** What the write queue does after a file's data: owner, mode (unless created with it), times. */
-  function finishFlags(h: TarHeader, cmode: number, ownerDone: boolean): number {
+  function finishFlags(mode: number, cmode: number, ownerDone: boolean): number {
     return (
       (sameOwner && !ownerDone ? FINISH.CHOWN : 0) |
-      (cmode === (h.mode & 0o7777) ? FINISH.TIMES : FINISH.META)
+      (cmode === (mode & 0o7777) ? FINISH.TIMES : FINISH.META)
     );
   }
 
@@ -630,8 +735,8 @@ export async function extractIntoFd(
     dataSize: number,
     ownerDone: boolean,
   ): DataSink {
-    const cmode = createMode(h);
-    const flags = finishFlags(h, cmode, ownerDone);
+    const cmode = createMode(h.mode);
+    const flags = finishFlags(h.mode, cmode, ownerDone);
     let started = false;
     const start = () => {
       started = true;
@@ -688,7 +793,7 @@ export async function extractIntoFd(
     ownerDone: boolean,
   ): DataSink {
     let fd = -1;
-    const cmode = createMode(h);
+    const cmode = createMode(h.mode);
     const open = () => {
       fd = fsat().fsatOpen(parent, base, NEW_FILE, cmode, SINGLE);
     };
@@ -736,7 +841,7 @@ export async function extractIntoFd(
           return;
         }
         const keep = h.xattrs.size > 0;
-        const flags = (sparse ? FINISH.TRUNCATE : 0) | finishFlags(h, cmode, ownerDone);
+        const flags = (sparse ? FINISH.TRUNCATE : 0) | finishFlags(h.mode, cmode, ownerDone);
         if (!keep) {
           wq.finish(
             fd,

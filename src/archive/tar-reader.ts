@@ -121,6 +121,33 @@ export class TarReader {
     return p;
   }
 
+  /**
+   * For a parser of many entries in one go (plain-batch.ts): true when the reader stands
+   * between entries with nothing pending but the previous entry's padding (`padNow`), no
+   * global PAX records apply and the current chunk (`source.chunkNow` from `source.posNow`)
+   * has bytes. A parser that took entries tells where they ended with `batchTaken`.
+   */
+  async batchReady(): Promise<boolean> {
+    if (this.error || this.ended || this.remaining > 0 || this.global.size > 0) return false;
+    if (this.src.posNow >= this.src.chunkNow.length && !(await this.src.fill())) return false;
+    return true;
+  }
+
+  get source(): ByteSource {
+    return this.src;
+  }
+
+  /** The padding the next entry's bytes begin with (the previous entry's). */
+  get padNow(): number {
+    return this.pad;
+  }
+
+  /** Entries were taken up to `pos` of the current chunk; the last one's padding is `pad`. */
+  batchTaken(pos: number, pad: number): void {
+    this.src.advanceTo(pos);
+    this.pad = pad;
+  }
+
   /** After next() returned null: the bytes that follow the end-of-archive marker, in pieces. */
   async readRest(max = 1 << 20): Promise<Buffer | null> {
     if (this.error) throw this.error;

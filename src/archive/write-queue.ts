@@ -164,6 +164,20 @@ export class WriteQueue {
     }
   }
 
+  /** The addon's handle, for addon calls that queue records themselves (plain-batch.ts). */
+  get handle(): WriteQueueHandle {
+    return this.q;
+  }
+
+  /** Runs `fn`, an addon call that queues records, with this queue's error messages. */
+  batch<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
   /** Queues `data` for the queue's SHA-256 (of everything hashed since the last digest). */
   hash(data: Uint8Array): void {
     try {

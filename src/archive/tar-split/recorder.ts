@@ -63,6 +63,22 @@ export class SplitRecorder {
     return b;
   }
 
+  /**
+   * For a writer of many lines at once (plain-batch.ts): makes room for `bytes` more and
+   * returns the buffer, where the next line goes and its position. Follow with `batchDone`.
+   */
+  batchOut(bytes: number): { out: Buffer; used: number; position: number } {
+    this.room(bytes);
+    return { out: this.out, used: this.used, position: this.position };
+  }
+
+  /** The batch writer's lines end at `used`; the next line's position is `position`. */
+  batchDone(used: number, position: number): void {
+    if (used < this.used || used > this.out.length) throw new RangeError("batchDone: bad length");
+    this.used = used;
+    this.position = position;
+  }
+
   /** Makes room for `bytes` more. */
   private room(bytes: number): void {
     if (this.used + bytes <= this.out.length) return;
