@@ -17,7 +17,7 @@ const UNITS: Record<string, number> = {
 
 /** A Go duration ("5s", "100ms", "1m30s") in milliseconds, as runc's --interval takes it. */
 export function parseDuration(text: string): number {
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let total = 0;
   let matched = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
