@@ -327,6 +327,8 @@ describe("events", () => {
     assert.equal(parseDuration("5s"), 5000);
     assert.equal(parseDuration("100ms"), 100);
     assert.equal(parseDuration("1m30s"), 90_000);
+    assert.equal(parseDuration("1500\u00b5s"), 1.5);
+    assert.equal(parseDuration("1500us"), 1.5);
     assert.throws(() => parseDuration("5"));
     assert.throws(() => parseDuration("soon"));
   });
