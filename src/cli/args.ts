@@ -20,24 +20,23 @@ export function parse<O extends Options>(
   options: O,
   verb: string,
 ): { values: Values<O>; positionals: string[] } {
-  const head = optionWords(argv, options);
-  const values = parseOptions(head, options, (message) => {
+  const { values, rest } = parseOptions(argv, options, (message) => {
     throw new HoodError(`${verb}: ${message}`, "USAGE");
   });
-  const rest = argv.slice(head.length);
-  return { values: values as Values<O>, positionals: rest[0] === "--" ? rest.slice(1) : rest };
+  return { values: values as Values<O>, positionals: argv.slice(rest) };
 }
 
 /**
- * Options words (no positionals) to values: `--name`, `--name=value`, `--name value`, `-n`,
- * `-nvalue`, `-n value` and groups of short booleans (`-dt`); `multiple` options collect an
- * array; defaults fill what was not given. `fail` gets parseArgs's message for bad input.
+ * The leading options of argv to values, in one pass: `--name`, `--name=value`, `--name value`,
+ * `-n`, `-nvalue`, `-n value` and groups of short booleans (`-dt`); `multiple` options collect
+ * an array; defaults fill what was not given. They end at the first positional word (or `-`),
+ * or after `--`; `rest` is where the positionals start. `fail` gets parseArgs's message.
  */
 export function parseOptions(
-  words: readonly string[],
+  argv: readonly string[],
   options: Options,
   fail: (message: string) => never,
-): Record<string, string | boolean | (string | boolean)[] | undefined> {
+): { values: Record<string, string | boolean | (string | boolean)[] | undefined>; rest: number } {
   const values: Record<string, string | boolean | (string | boolean)[] | undefined> =
     Object.create(null);
   const byShort = new Map<string, string>();
@@ -48,8 +47,14 @@ export function parseOptions(
       values[name] = Array.isArray(list) ? [...list, value] : [value];
     } else values[name] = value;
   };
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === "--") {
+      i++;
+      break;
+    }
+    if (!word.startsWith("-") || word === "-") break;
     if (word.startsWith("--")) {
       const eq = word.indexOf("=");
       const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
@@ -60,7 +65,7 @@ export function parseOptions(
         store(name, true);
       } else if (eq >= 0) store(name, word.slice(eq + 1));
       else {
-        store(name, valueAfter(words, i, name, o.short, `--${name}`, fail));
+        store(name, valueAfter(argv, i, name, o.short, `--${name}`, fail));
         i++;
       }
       continue;
@@ -76,7 +81,7 @@ export function parseOptions(
       }
       if (j + 1 < word.length) store(name, word.slice(j + 1));
       else {
-        store(name, valueAfter(words, i, name, o.short, `-${short}`, fail));
+        store(name, valueAfter(argv, i, name, o.short, `-${short}`, fail));
         i++;
       }
       break;
@@ -85,7 +90,7 @@ export function parseOptions(
   for (const [name, o] of Object.entries(options)) {
     if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
   }
-  return values;
+  return { values, rest: i };
 }
 
 function unknown(option: string): string {
@@ -116,22 +121,6 @@ function valueAfter(
     );
   }
   return value;
-}
-
-/** The leading words of argv that are options or their values. */
-function optionWords(argv: string[], options: Options): string[] {
-  const takesValue = (word: string): boolean => {
-    if (word.startsWith("--")) return options[word.slice(2)]?.type === "string";
-    const short = word.slice(-1);
-    return Object.values(options).some((o) => o.short === short && o.type === "string");
-  };
-  let i = 0;
-  while (i < argv.length) {
-    const word = argv[i]!;
-    if (word === "--" || !word.startsWith("-") || word === "-") break;
-    i += !word.includes("=") && takesValue(word) ? 2 : 1;
-  }
-  return argv.slice(0, i);
 }
 
 /** The single container id a verb takes. */

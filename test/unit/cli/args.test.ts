@@ -29,7 +29,7 @@ function theirs(words: string[]): unknown {
 
 function ours(words: string[]): unknown {
   try {
-    const values = parseOptions(words, OPTIONS, (message) => {
+    const { values } = parseOptions(words, OPTIONS, (message) => {
       throw new Error(message);
     });
     return { values: { ...values } };
@@ -90,6 +90,14 @@ describe("hood's option parser", () => {
     assert.equal(r.values.detach, true);
     assert.deepEqual(r.positionals, ["c1", "sh", "-c", "x"]);
     assert.deepEqual(parse(["--", "-x"], OPTIONS, "exec").positionals, ["-x"]);
+    assert.deepEqual(parse(["-", "x"], OPTIONS, "exec").positionals, ["-", "x"]);
+  });
+
+  it("ends a short option's attached value where the word ends", () => {
+    // -b/x/b ends in b, the short of a string option: its value is "/x/b", not the next word.
+    const r = parse(["-b/x/b", "c1"], OPTIONS, "run");
+    assert.equal(r.values.bundle, "/x/b");
+    assert.deepEqual(r.positionals, ["c1"]);
   });
 
   it("says which verb an unknown option was given to", () => {
