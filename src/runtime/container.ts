@@ -20,7 +20,6 @@ import {
   cgroupPids,
   createContainerCgroup,
   openV1Joins,
-  readHostCgroups,
   removeContainerCgroup,
 } from "../linux/cgroups.ts";
 import type { NamespaceType } from "../linux/namespaces.ts";
@@ -162,7 +161,6 @@ export interface Created {
  * runs the setup program up to the wait on the FIFO, then records the container as created.
  */
 export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Created> {
-  const host = readHostCgroups();
   const bundle = resolve(o.bundle);
   const spec = loadBundle(bundle, ctx.warn);
   const process = spec.process;
@@ -207,7 +205,7 @@ export async function create(ctx: RuntimeContext, o: CreateOptions): Promise<Cre
         throw syscallError(`connect to the console socket ${JSON.stringify(o.consoleSocket)}`, e);
       }
     }
-    cgroup = createContainerCgroup(spec.linux?.cgroupsPath, o.id, host);
+    cgroup = createContainerCgroup(spec.linux?.cgroupsPath, o.id);
     applyResources(cgroup, spec, { warn: ctx.warn });
     const cgroupFd = cgroup.unified
       ? fds.add(openSync(cgroup.unified, OPEN.PATH | OPEN.CLOEXEC))

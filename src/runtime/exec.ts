@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { HoodError, syscallError } from "../errors.ts";
-import { cgroupFromDirs, openV1Joins, readHostCgroups } from "../linux/cgroups.ts";
+import { cgroupFromDirs, openV1Joins } from "../linux/cgroups.ts";
 import { NAMESPACES, type NamespaceType } from "../linux/namespaces.ts";
 import { addon, type ExitStatus, OPEN } from "../native/addon.ts";
 import type { Process, Spec } from "../oci/runtime-spec.ts";
@@ -56,7 +56,6 @@ export async function execProcess(
   const status = currentStatus(ctx.root, record);
   if (status === "stopped") throw new HoodError("cannot exec in a stopped container", "STOPPED");
   if (status === "paused") throw new HoodError("cannot exec in a paused container", "PAUSED");
-  const host = readHostCgroups();
   const a = addon();
   const caps = capabilityPlan(o.process, ctx.warn);
   const seccomp = await seccompPlan(spec, o.process, ctx.warn);
@@ -75,7 +74,7 @@ export async function execProcess(
       consoleFd = a.unixConnect(o.consoleSocket);
       fds.push(consoleFd);
     }
-    const unified = cgroupFromDirs(record.cgroupPaths, host.hierarchies).unified;
+    const unified = cgroupFromDirs(record.cgroupPaths).unified;
     const cgroupFd = unified ? openSync(unified, OPEN.PATH | OPEN.CLOEXEC) : -1;
     if (cgroupFd >= 0) fds.push(cgroupFd);
     const cgroupJoins = openV1Joins(record.cgroupPaths, unified);
