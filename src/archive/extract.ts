@@ -433,12 +433,7 @@ export async function extractIntoFd(
 
   /** Remembers a path of this layer and its parents: whiteouts never hide them. */
   function markCreated(comps: Buffer[]): void {
-    if (!created) return;
-    for (let i = comps.length; i > 0; i--) {
-      const k = joinComponents(comps.slice(0, i)).toString("latin1");
-      if (created.has(k)) return;
-      created.add(k);
-    }
+    if (created && comps.length > 0) markCreatedKey(joinComponents(comps).toString("latin1"));
   }
 
   function applyDirMeta(d: DeferredDir): void {
