@@ -1,7 +1,8 @@
 /**
  * One hood operation for bench/archive.ts, run in its own process so its time and peak RSS
  * are its own. Prints {"ms":..,"cpuMs":..,"maxRssKiB":..} on stderr.
- *   extract TAR DIR META   extraction with tar-split capture
+ *   extract TAR DIR META   extraction with tar-split capture and both digests (extractLayer)
+ *   split TAR DIR META     extraction with tar-split capture alone (extractTar: no digests)
  *   asm META DIR           `hood tar-split asm`, the tar on stdout
  *   floor TAR              the parts on their own, one thread each: node's start, reading the
  *                          tar, its sha256 (node:crypto) and its CRC-64 (the addon)
@@ -9,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { writeSync } from "node:fs";
 import { Crc64 } from "../src/archive/crc64.ts";
-import { extractLayer } from "../src/archive/extract.ts";
+import { extractLayer, extractTar } from "../src/archive/extract.ts";
 import { fileChunks } from "../src/archive/file-source.ts";
 import { MetadataWriter } from "../src/archive/tar-split/metadata-file.ts";
 import { main as tarSplit } from "../src/cli/tar-split.ts";
@@ -22,6 +23,10 @@ if (op === "extract") {
   await extractLayer(fileChunks(a!), b!, {
     split: (t) => meta.write(t),
   });
+  await meta.close();
+} else if (op === "split") {
+  const meta = new MetadataWriter(c!);
+  await extractTar(fileChunks(a!), b!, { split: (t) => meta.write(t) });
   await meta.close();
 } else if (op === "asm") {
   const rc = await tarSplit(["asm", "--input", a!, "--path", b!]);

@@ -1,5 +1,6 @@
 /* File-descriptor syscalls Node lacks: socketpair, sendMsg/recvMsg with SCM_RIGHTS,
- * waitReadable, memfdFromFile, flock, openat2, unixConnect, setCloexec, mkfifo, errnoName.
+ * waitReadable, memfdFromFile, flock, openat2, unixConnect, setCloexec, mkfifo, errnoName, and
+ * mapFile/mapDrop (a file read through the page cache without copies).
  * Every fd the addon creates is close-on-exec. */
 #include "hood.h"
 #include "poll.h"
@@ -24,6 +25,87 @@
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC 0x0020
 #endif
+
+/* Read-only mappings of whole files (mapFile), so that extraction reads a tar from the page
+ * cache without copying it: each is an external ArrayBuffer, unmapped when it is collected.
+ * They are listed so that mapDrop only ever drops the page-table entries of a mapping made here
+ * (MADV_DONTNEED on ordinary memory would zero it). Only the JS thread uses the list; N-API
+ * finalizers run on it too. */
+struct mapping {
+  char *addr;
+  size_t len;
+  struct mapping *next;
+};
+
+static struct mapping *mappings;
+
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  struct mapping *m = hint;
+  for (struct mapping **p = &mappings; *p; p = &(*p)->next) {
+    if (*p == m) {
+      *p = m->next;
+      break;
+    }
+  }
+  munmap(m->addr, m->len);
+  free(m);
+}
+
+/* mapFile(fd, length) -> ArrayBuffer: a shared read-only mapping of fd's first `length` bytes,
+ * read sequentially (MADV_SEQUENTIAL). The file must not shrink while it is mapped: a page
+ * past its new end is SIGBUS. */
+static napi_value map_file(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  int64_t len;
+  if (hood_arg_int32(env, argv[0], &fd, "fd") || hood_arg_int64(env, argv[1], &len, "length")) return NULL;
+  if (len <= 0) return hood_throw_type(env, "mapFile: length must be positive");
+  struct mapping *m = malloc(sizeof *m);
+  if (!m) return hood_throw_errno(env, "malloc", ENOMEM, NULL);
+  m->len = (size_t)len;
+  m->addr = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
+  if (m->addr == MAP_FAILED) {
+    int e = errno;
+    free(m);
+    return hood_throw_errno(env, "mmap", e, NULL);
+  }
+  madvise(m->addr, m->len, MADV_SEQUENTIAL);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, m->addr, m->len, unmap_finalize, m, &ab) != napi_ok) {
+    munmap(m->addr, m->len);
+    free(m);
+    return hood_throw_errno(env, "napi_create_external_arraybuffer", ENOMEM, NULL);
+  }
+  m->next = mappings;
+  mappings = m;
+  return ab;
+}
+
+/* mapDrop(buffer, offset, length): drops the page-table entries of whole pages in that range
+ * of a mapFile buffer (the file's pages stay in the page cache, and a later read faults them
+ * in again, unchanged), so that the process's RSS does not grow with the file. */
+static napi_value map_drop(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  void *data;
+  size_t len;
+  int64_t off, n;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok)
+    return hood_throw_type(env, "mapDrop: buffer must be an ArrayBuffer");
+  if (hood_arg_int64(env, argv[1], &off, "offset") || hood_arg_int64(env, argv[2], &n, "length")) return NULL;
+  struct mapping *m = mappings;
+  while (m && m->addr != data) m = m->next;
+  if (!m || len != m->len) return hood_throw_type(env, "mapDrop: not a buffer of mapFile");
+  if (off < 0 || n < 0 || (uint64_t)off > m->len || (uint64_t)n > m->len - (uint64_t)off)
+    return hood_throw_type(env, "mapDrop: range outside the mapping");
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t from = ((size_t)off + page - 1) & ~(page - 1);
+  size_t to = ((size_t)off + (size_t)n) & ~(page - 1);
+  if (to > from && madvise(m->addr + from, to - from, MADV_DONTNEED) < 0)
+    return hood_throw_errno(env, "madvise", errno, NULL);
+  return NULL;
+}
 
 static napi_value socket_pair(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -345,4 +427,6 @@ void hood_register_fdio(napi_env env, napi_value exports) {
   hood_export(env, exports, "setCloexec", set_cloexec);
   hood_export(env, exports, "mkfifo", do_mkfifo);
   hood_export(env, exports, "errnoName", errno_name);
+  hood_export(env, exports, "mapFile", map_file);
+  hood_export(env, exports, "mapDrop", map_drop);
 }

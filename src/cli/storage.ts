@@ -6,8 +6,9 @@
  * Options for every verb, before or after it: --storage-root DIR, --storage-driver NAME,
  * --storage-opt DRIVER.KEY=VALUE (repeatable), --json.
  */
-import { closeSync, createReadStream, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { fileChunks } from "../archive/file-source.ts";
 import { HoodError, syscallError } from "../errors.ts";
 import type { DriverName } from "../storage/driver.ts";
 import { checkDriverName } from "../storage/select-driver.ts";
@@ -99,16 +100,8 @@ function writeAllFd(fd: number, b: Uint8Array): void {
   }
 }
 
-async function* readInput(name: string): AsyncGenerator<Buffer> {
-  const stream =
-    name === "-"
-      ? createReadStream("", { fd: 0, autoClose: false, highWaterMark: 1 << 20 })
-      : createReadStream(name, { highWaterMark: 1 << 20 });
-  try {
-    for await (const chunk of stream) yield chunk as Buffer;
-  } catch (e) {
-    throw syscallError(`read ${name === "-" ? "stdin" : JSON.stringify(name)}`, e);
-  }
+function readInput(name: string): AsyncGenerator<Buffer> {
+  return fileChunks(name === "-" ? { fd: 0, name: "stdin" } : name);
 }
 
 /** Runs `produce` into FILE (removed again on failure) or stdout. */

@@ -4,9 +4,10 @@
  *   asm --input META --path DIR [--output FILE|-] [--compress]
  *   checksize NAME...
  */
-import { closeSync, createReadStream, openSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
+import { fileChunks } from "../archive/file-source.ts";
 import { O } from "../archive/fsat.ts";
 import { assemble } from "../archive/tar-split/assemble.ts";
 import { disassemble } from "../archive/tar-split/disassemble.ts";
@@ -33,12 +34,7 @@ function writeAllFd(fd: number, b: Uint8Array): void {
 
 /** Reads a file or stdin (fd 0) in large chunks. */
 async function* readInput(name: string, tee?: (b: Buffer) => void): AsyncGenerator<Buffer> {
-  const stream =
-    name === "-"
-      ? createReadStream("", { fd: 0, autoClose: false, highWaterMark: 1 << 20 })
-      : createReadStream(name, { highWaterMark: 1 << 20 });
-  for await (const chunk of stream) {
-    const b = chunk as Buffer;
+  for await (const b of fileChunks(name === "-" ? { fd: 0, name: "stdin" } : name)) {
     tee?.(b);
     yield b;
   }

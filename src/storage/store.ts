@@ -15,7 +15,6 @@
  */
 import {
   closeSync,
-  createReadStream,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -29,6 +28,7 @@ import { join } from "node:path";
 // imported where a layer is imported or exported: creating or removing a container, the
 // common case, loads none of them.
 import type { LayerDigests } from "../archive/compression.ts";
+import { fileChunks } from "../archive/file-source.ts";
 import { HoodError, syscallError } from "../errors.ts";
 import type { Driver, DriverName } from "./driver.ts";
 import {
@@ -545,7 +545,7 @@ export class LayerStore {
         } finally {
           closeSync(fd);
         }
-        return await this.importLocked(m, readChunks(file), c.layer);
+        return await this.importLocked(m, fileChunks(file), c.layer);
       } finally {
         rmSync(file, { force: true });
       }
@@ -682,8 +682,4 @@ function fsyncFile(path: string): void {
 function writeAll(fd: number, b: Buffer): void {
   let off = 0;
   while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-}
-
-async function* readChunks(path: string): AsyncGenerator<Buffer> {
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) yield c as Buffer;
 }
