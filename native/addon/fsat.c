@@ -422,20 +422,22 @@ static napi_value fsat_readdir(napi_env env, napi_callback_info info) {
 #include <openssl/evp.h>
 #include <pthread.h>
 
-enum { WQ_PAD = 0, WQ_WRITE = 1, WQ_FINISH = 2, WQ_HASH = 3, WQ_CREATE = 4, WQ_FILE = 5 };
+enum { WQ_PAD = 0, WQ_WRITE = 1, WQ_FINISH = 2, WQ_HASH = 3, WQ_CREATE = 4, WQ_FILE = 5, WQ_HOLD = 6 };
 /* The fd of WRITE and FINISH records for "the file the last CREATE made". */
 #define WQ_CURRENT (-2)
 /* FINISH (and FILE) flags: WQF_META is fchmod then utimensat, WQF_TIMES utimensat alone (the
  * file was created with its final mode). WQF_REF on WRITE and HASH: the data stays in the
  * caller's buffer (held by a reference until the record has run) instead of being copied into
- * the ring. */
+ * the ring; on FILE, the data stays in a buffer held by an earlier hood_wq_hold until the HOLD
+ * record queued after it has run, and the payload ends with its address and length. */
 enum { WQF_CHOWN = 1, WQF_TRUNCATE = 2, WQF_META = 4, WQF_KEEP_OPEN = 8, WQF_REF = 16, WQF_TIMES = 32 };
 
 /* A record in the ring: this header, then `len` bytes (data, or a path for messages), the
  * whole padded to 16 bytes. A PAD record (or less room than a header) sends the reader back
  * to the start of the ring. A FILE record is a whole small file in one: its payload is the
  * name (name_len bytes with the NUL), the path for messages (off bytes), then the data; it
- * runs openat(fd, name), write, the FINISH steps of `flags` and close. */
+ * runs openat(fd, name), write, the FINISH steps of `flags` and close. A HOLD record does
+ * nothing: when it has run, the buffer the records before it used is released. */
 struct wq_rec {
   uint32_t type;
   int32_t fd;
@@ -457,9 +459,10 @@ struct wq_rec {
 #define WQ_REF_MIN ((size_t)64 << 10)
 #define WQ_REFS 16
 
-/* True for a WRITE or HASH record whose data stayed in the caller's buffer. */
+/* True for a record that releases a reference when it has run: a WRITE or HASH whose data
+ * stayed in the caller's buffer, or a HOLD. */
 static int wq_is_ref(const struct wq_rec *r) {
-  return (r->type == WQ_WRITE || r->type == WQ_HASH) && (r->flags & WQF_REF);
+  return ((r->type == WQ_WRITE || r->type == WQ_HASH) && (r->flags & WQF_REF)) || r->type == WQ_HOLD;
 }
 
 /* The bytes a record takes in the ring. */
@@ -543,6 +546,13 @@ static void wq_run_file(struct wq *q, const struct wq_rec *r, const char *payloa
   size_t plen = (size_t)r->off;
   const char *data = path + plen;
   size_t dlen = r->len - r->name_len - plen;
+  if (r->flags & WQF_REF) {
+    uint64_t at, n;
+    memcpy(&at, data, 8);
+    memcpy(&n, data + 8, 8);
+    data = (const char *)(uintptr_t)at;
+    dlen = (size_t)n;
+  }
   int fd;
   do fd = openat(r->fd, name, (int)(r->ref_data >> 32) | O_CLOEXEC, (mode_t)(uint32_t)r->ref_data);
   while (fd < 0 && errno == EINTR);
@@ -564,6 +574,7 @@ static void wq_run(struct wq *q, const struct wq_rec *r) {
     wq_run_file(q, r, data);
     return;
   }
+  if (r->type == WQ_HOLD) return;
   if (r->type == WQ_HASH) {
     if (failed) return;
     if (!q->sha) {
@@ -1007,13 +1018,15 @@ int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f) {
   }
   size_t plen = f->plen;
   if (plen > sizeof q->err_path - 1) plen = sizeof q->err_path - 1; /* enough to name the file */
-  if (f->nlen + 1 + plen + f->dlen > q->cap / 4 - WQ_HDR) {
+  uint64_t where[2] = {(uint64_t)(uintptr_t)f->data, (uint64_t)f->dlen};
+  size_t dlen = f->held ? sizeof where : f->dlen;
+  if (f->nlen + 1 + plen + dlen > q->cap / 4 - WQ_HDR) {
     hood_throw_type(env, "wqFile: the file is too large for the ring");
     return -1;
   }
   const uint32_t known = WQF_CHOWN | WQF_META | WQF_TIMES;
-  struct wq_rec r = {.type = WQ_FILE, .fd = f->dirfd, .flags = f->flags & known,
-                     .len = (uint32_t)(f->nlen + 1 + plen + f->dlen)};
+  struct wq_rec r = {.type = WQ_FILE, .fd = f->dirfd, .flags = (f->flags & known) | (f->held ? WQF_REF : 0),
+                     .len = (uint32_t)(f->nlen + 1 + plen + dlen)};
   r.uid = f->uid;
   r.gid = f->gid;
   r.mode = f->mode;
@@ -1022,11 +1035,35 @@ int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f) {
   r.ref_data = (uint64_t)(uint32_t)f->open_flags << 32 | (uint32_t)f->create_mode;
   r.times[0] = f->times[0];
   r.times[1] = f->times[1];
-  struct wq_part parts[4] = {{f->name, f->nlen}, {"", 1}, {f->path, plen}, {f->data, f->dlen}};
+  struct wq_part parts[4] = {{f->name, f->nlen}, {"", 1}, {f->path, plen}, {f->held ? (const void *)where : f->data, dlen}};
   wq_push_parts(env, q, &r, parts, 4);
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   return pending ? -1 : 0;
+}
+
+int hood_wq_hold(napi_env env, struct wq *q, napi_value buffer) {
+  /* The slot is free: at most WQ_REFS are held and wq_push waits below that. */
+  pthread_mutex_lock(&q->mu);
+  while (q->refs_made - q->refs_run >= WQ_REFS) {
+    q->producer_waiting = 1;
+    wq_kick(q);
+    pthread_cond_wait(&q->space, &q->mu);
+    q->producer_waiting = 0;
+  }
+  pthread_mutex_unlock(&q->mu);
+  wq_release_refs(env, q, 0);
+  if (napi_create_reference(env, buffer, 1, &q->refs[q->refs_made % WQ_REFS]) != napi_ok) {
+    hood_throw_type(env, "cannot hold the data");
+    return -1;
+  }
+  return 0;
+}
+
+void hood_wq_release(napi_env env, struct wq *q) {
+  /* (No other reference is taken between the hold and this record: its slot is the next.) */
+  struct wq_rec r = {.type = WQ_HOLD};
+  wq_push(env, q, &r, NULL);
 }
 
 int hood_wq_data_finish(napi_env env, struct wq *q, int fd, const struct hood_wq_file *f) {

@@ -70,9 +70,17 @@ struct hood_wq_file {
   size_t plen;
   uint32_t flags, uid, gid, mode;
   struct timespec times[2];
+  /* The data stays where it is, in the buffer of the caller's hood_wq_hold, instead of being
+   * copied into the ring. */
+  int held;
 };
 /* Queues it (blocking while the queue is full); 0, or -1 with an exception pending. */
 int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f);
+/* Holds `buffer` (a reference, taken on the JS thread) for the records queued until
+ * hood_wq_release, which queues its release behind them: it is let go once they have run.
+ * Every hold, also after an error, must be released. 0, or -1 with an exception pending. */
+int hood_wq_hold(napi_env env, struct wq *q, napi_value buffer);
+void hood_wq_release(napi_env env, struct wq *q);
 /* The same for a file the caller created (fd): its data (copied) and a FINISH record with
  * f's flags, owner, mode, times and path; the queue closes fd. dirfd, name and the open flags
  * are not used. 0, or -1 with an exception pending. */

@@ -233,15 +233,25 @@ static napi_value tar_batch_commit_js(napi_env env, napi_callback_info info) {
   size_t used = (size_t)state[0];
   uint64_t position = (uint64_t)state[1];
   struct entry e;
+  /* The files' data is written from the chunk itself, which the queue holds until they have
+   * run (the tar reader's chunks never change). */
+  if (hood_wq_hold(env, q, argv[1]) < 0) return NULL;
   for (size_t i = 0; i < count; i++) {
-    if (plain_entry(c, clen, pos, pad, max_data, &e) != 0)
-      return hood_throw_type(env, "tarBatchCommit: the entries are not the ones scanned");
+    if (plain_entry(c, clen, pos, pad, max_data, &e) != 0) {
+      hood_throw_type(env, "tarBatchCommit: the entries are not the ones scanned");
+      break;
+    }
     const int32_t *d = dec + i * D_STRIDE;
-    if (d[D_PATH_OFF] < 0 || d[D_PATH_OFF] > d[D_BASE_OFF] || (size_t)d[D_BASE_OFF] >= e.nlen)
-      return hood_throw_type(env, "tarBatchCommit: name offsets out of range");
+    if (d[D_PATH_OFF] < 0 || d[D_PATH_OFF] > d[D_BASE_OFF] || (size_t)d[D_BASE_OFF] >= e.nlen) {
+      hood_throw_type(env, "tarBatchCommit: name offsets out of range");
+      break;
+    }
     uint64_t crc = 0;
     if (out) {
-      if (olen - used < LINES_MAX) return hood_throw_type(env, "tarBatchCommit: no room for the tar-split lines");
+      if (olen - used < LINES_MAX) {
+        hood_throw_type(env, "tarBatchCommit: no room for the tar-split lines");
+        break;
+      }
       uint8_t *o = out + used;
       o += put(o, "{\"type\":2,\"payload\":\"");
       o += base64(o, c + e.seg_off, e.seg_len);
@@ -281,6 +291,7 @@ static napi_value tar_batch_commit_js(napi_env env, napi_callback_info info) {
         .uid = (uint32_t)(uint64_t)e.f[S_UID],
         .gid = (uint32_t)(uint64_t)e.f[S_GID],
         .mode = (uint32_t)((uint64_t)e.f[S_MODE] & 07777),
+        .held = 1,
     };
     f.times[0] = (struct timespec){.tv_sec = (time_t)at};
     f.times[1] = (struct timespec){.tv_sec = (time_t)e.f[S_MTIME]};
@@ -304,6 +315,7 @@ static napi_value tar_batch_commit_js(napi_env env, napi_callback_info info) {
     pos = e.next;
     pad = e.next_pad;
   }
+  hood_wq_release(env, q);
   state[0] = (double)used;
   state[1] = (double)position;
   state[2] = (double)pos;

@@ -6,7 +6,8 @@
  * `scan` parses the headers in one call and gives back each entry's name, mode and owner; the
  * caller decides every entry (extract.ts: the name is safe, its parent is a directory this
  * extraction made, how the file is made) and then `commit` writes the tar-split lines, the
- * CRC-64s and one queue record per file for the entries it accepted, in one more call. Nothing
+ * CRC-64s and one queue record per file for the entries it accepted, in one more call (the
+ * files' data is written from the chunk, which the queue holds until they have run). Nothing
  * is created for an entry the caller has not seen. Anything else (and every entry the caller
  * refuses) goes the ordinary way through TarReader.next().
  */
