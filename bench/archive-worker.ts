@@ -32,8 +32,8 @@ if (op === "extract") {
   const rc = await tarSplit(["asm", "--input", a!, "--path", b!]);
   if (rc !== 0) process.exit(rc);
 } else if (op === "floor") {
-  // The file read as extraction reads it (fresh 256 KiB chunks), then the hash and the
-  // checksum timed around their own calls only.
+  // The file read as extraction reads it (fileChunks: 256 KiB views of a mapping), then the
+  // hash and the checksum timed around their own calls only.
   let readMs = 0;
   let sha256Ms = 0;
   let crc64Ms = 0;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@
 /* Read-only mappings of whole files (mapFile), so that extraction reads a tar from the page
  * cache without copying it: each is an external ArrayBuffer, unmapped when it is collected.
  * They are listed so that mapDrop only ever drops the page-table entries of a mapping made here
- * (MADV_DONTNEED on ordinary memory would zero it). Only the JS thread uses the list; N-API
- * finalizers run on it too. */
+ * (MADV_DONTNEED on ordinary memory would zero it). The list is shared by the process's JS
+ * threads (workers load the addon too), so it has a lock. */
 struct mapping {
   char *addr;
   size_t len;
@@ -38,17 +39,20 @@ struct mapping {
 };
 
 static struct mapping *mappings;
+static pthread_mutex_t mappings_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void unmap_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
   struct mapping *m = hint;
+  pthread_mutex_lock(&mappings_mu);
   for (struct mapping **p = &mappings; *p; p = &(*p)->next) {
     if (*p == m) {
       *p = m->next;
       break;
     }
   }
+  pthread_mutex_unlock(&mappings_mu);
   munmap(m->addr, m->len);
   free(m);
 }
@@ -78,8 +82,10 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
     free(m);
     return hood_throw_errno(env, "napi_create_external_arraybuffer", ENOMEM, NULL);
   }
+  pthread_mutex_lock(&mappings_mu);
   m->next = mappings;
   mappings = m;
+  pthread_mutex_unlock(&mappings_mu);
   return ab;
 }
 
@@ -94,8 +100,11 @@ static napi_value map_drop(napi_env env, napi_callback_info info) {
   if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok)
     return hood_throw_type(env, "mapDrop: buffer must be an ArrayBuffer");
   if (hood_arg_int64(env, argv[1], &off, "offset") || hood_arg_int64(env, argv[2], &n, "length")) return NULL;
+  pthread_mutex_lock(&mappings_mu);
   struct mapping *m = mappings;
   while (m && m->addr != data) m = m->next;
+  pthread_mutex_unlock(&mappings_mu);
+  /* (m stays valid: the caller holds its buffer, so its finalizer cannot run meanwhile.) */
   if (!m || len != m->len) return hood_throw_type(env, "mapDrop: not a buffer of mapFile");
   if (off < 0 || n < 0 || (uint64_t)off > m->len || (uint64_t)n > m->len - (uint64_t)off)
     return hood_throw_type(env, "mapDrop: range outside the mapping");

@@ -11,6 +11,7 @@ import {
   constants,
   mkdtempSync,
   openSync,
+  readFileSync,
   readSync,
   rmSync,
   write,
@@ -19,7 +20,12 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { FILE_CHUNK, fileChunks } from "../../../src/archive/file-source.ts";
+import {
+  FILE_CHUNK,
+  fileChunks,
+  KEEP_MAPPED,
+  MAPPED_CHUNK,
+} from "../../../src/archive/file-source.ts";
 import { addon, optionalNative } from "../../../src/native/addon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hood-file-source-"));
@@ -31,6 +37,15 @@ async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
   return out;
 }
 
+/** The resident KiB of this process's mapping of `path` (/proc/self/smaps). */
+function mappedKiB(path: string): number {
+  const smaps = readFileSync("/proc/self/smaps", "utf8");
+  const at = smaps.indexOf(` ${path}\n`);
+  assert.ok(at >= 0, `${path} is not mapped`);
+  const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at));
+  return Number(rss![1]);
+}
+
 function fileOf(name: string, data: Buffer): string {
   const p = join(dir, name);
   writeFileSync(p, data);
@@ -38,13 +53,13 @@ function fileOf(name: string, data: Buffer): string {
 }
 
 describe("fileChunks", () => {
-  it("gives a regular file's bytes in chunks of at most FILE_CHUNK, as views of one mapping", async () => {
-    const data = randomBytes(3 * FILE_CHUNK + 12_345);
+  it("gives a regular file's bytes in chunks of at most MAPPED_CHUNK, views of one mapping", async () => {
+    const data = randomBytes(3 * MAPPED_CHUNK + 12_345);
     const chunks = await collect(fileChunks(fileOf("mapped", data)));
     assert.deepEqual(Buffer.concat(chunks), data);
     assert.deepEqual(
       chunks.map((c) => c.length),
-      [FILE_CHUNK, FILE_CHUNK, FILE_CHUNK, 12_345],
+      [MAPPED_CHUNK, MAPPED_CHUNK, MAPPED_CHUNK, 12_345],
     );
     // Mapped: every chunk is a window on one buffer the size of the file (read() would give
     // each its own).
@@ -53,17 +68,30 @@ describe("fileChunks", () => {
     assert.equal(chunks[0]!.buffer.byteLength, data.length);
     assert.deepEqual(
       chunks.map((c) => c.byteOffset),
-      [0, FILE_CHUNK, 2 * FILE_CHUNK, 3 * FILE_CHUNK],
+      [0, MAPPED_CHUNK, 2 * MAPPED_CHUNK, 3 * MAPPED_CHUNK],
     );
   });
 
   it("keeps the bytes of early chunks after their pages were dropped behind the stream", async () => {
-    // 40 MiB: past the 8 MiB kept mapped behind the stream several times over.
-    const data = Buffer.alloc(40 << 20);
+    // Pages are dropped once the stream is 2 * KEEP_MAPPED past them: 3 * KEEP_MAPPED drops
+    // the first third, and a fourth chunk size given explicitly is honoured too.
+    const data = Buffer.alloc(3 * KEEP_MAPPED);
     for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i / 4096, i);
     randomBytes(4096).copy(data, 17);
-    const chunks = await collect(fileChunks(fileOf("dropped", data)));
+    const path = fileOf("dropped", data);
+    const chunks: Buffer[] = [];
+    for await (const c of fileChunks(path, FILE_CHUNK)) {
+      // Touched as a consumer touches it, as the stream goes.
+      assert.ok(
+        c.equals(data.subarray(chunks.length * FILE_CHUNK, (chunks.length + 1) * FILE_CHUNK)),
+      );
+      chunks.push(c);
+    }
     assert.equal(chunks.length, data.length / FILE_CHUNK);
+    // What is far behind was dropped: the mapping (still held by the chunks) is not all resident.
+    const kib = mappedKiB(path);
+    assert.ok(kib <= (2 * KEEP_MAPPED) / 1024 + 4, `${kib} KiB mapped`);
+    // And read again, the dropped chunks are unchanged.
     for (let i = 0; i < chunks.length; i++) {
       const want = data.subarray(i * FILE_CHUNK, (i + 1) * FILE_CHUNK);
       assert.ok(chunks[i]!.equals(want), `chunk ${i} changed`);
