@@ -32,7 +32,7 @@ if (op === "extract") {
   const rc = await tarSplit(["asm", "--input", a!, "--path", b!]);
   if (rc !== 0) process.exit(rc);
 } else if (op === "floor") {
-  // The file read as extraction reads it (fileChunks: 256 KiB views of a mapping), then the
+  // The file read as extraction reads it (fileChunks: 1 MiB views of a mapping), then the
   // hash and the checksum timed around their own calls only.
   let readMs = 0;
   let sha256Ms = 0;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,33 +27,15 @@
 #endif
 
 /* Read-only mappings of whole files (mapFile), so that extraction reads a tar from the page
- * cache without copying it: each is an external ArrayBuffer, unmapped when it is collected.
- * They are listed so that mapDrop only ever drops the page-table entries of a mapping made here
- * (MADV_DONTNEED on ordinary memory would zero it). The list is shared by the process's JS
- * threads (workers load the addon too), so it has a lock. */
-struct mapping {
-  char *addr;
-  size_t len;
-  struct mapping *next;
-};
-
-static struct mapping *mappings;
-static pthread_mutex_t mappings_mu = PTHREAD_MUTEX_INITIALIZER;
+ * cache without copying it: each is an external ArrayBuffer, unmapped when it is collected
+ * (its length rides in the finalizer's hint). Each is type-tagged, so that mapDrop only ever
+ * drops the page-table entries of a mapping made here (MADV_DONTNEED on ordinary memory
+ * would zero it). */
+static const napi_type_tag mapping_tag = {0x686f6f642d6d6170ULL, 0x6d617046696c6500ULL};
 
 static void unmap_finalize(napi_env env, void *data, void *hint) {
   (void)env;
-  (void)data;
-  struct mapping *m = hint;
-  pthread_mutex_lock(&mappings_mu);
-  for (struct mapping **p = &mappings; *p; p = &(*p)->next) {
-    if (*p == m) {
-      *p = m->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&mappings_mu);
-  munmap(m->addr, m->len);
-  free(m);
+  munmap(data, (size_t)(uintptr_t)hint);
 }
 
 /* mapFile(fd, length) -> ArrayBuffer: a shared read-only mapping of fd's first `length` bytes,
@@ -66,26 +47,18 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   int64_t len;
   if (hood_arg_int32(env, argv[0], &fd, "fd") || hood_arg_int64(env, argv[1], &len, "length")) return NULL;
   if (len <= 0) return hood_throw_type(env, "mapFile: length must be positive");
-  struct mapping *m = malloc(sizeof *m);
-  if (!m) return hood_throw_errno(env, "malloc", ENOMEM, NULL);
-  m->len = (size_t)len;
-  m->addr = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
-  if (m->addr == MAP_FAILED) {
-    int e = errno;
-    free(m);
-    return hood_throw_errno(env, "mmap", e, NULL);
-  }
-  madvise(m->addr, m->len, MADV_SEQUENTIAL);
+  void *addr = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) return hood_throw_errno(env, "mmap", errno, NULL);
+  madvise(addr, (size_t)len, MADV_SEQUENTIAL);
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, m->addr, m->len, unmap_finalize, m, &ab) != napi_ok) {
-    munmap(m->addr, m->len);
-    free(m);
+  if (napi_create_external_arraybuffer(env, addr, (size_t)len, unmap_finalize, (void *)(uintptr_t)len, &ab) !=
+      napi_ok) {
+    munmap(addr, (size_t)len);
     return hood_throw_errno(env, "napi_create_external_arraybuffer", ENOMEM, NULL);
   }
-  pthread_mutex_lock(&mappings_mu);
-  m->next = mappings;
-  mappings = m;
-  pthread_mutex_unlock(&mappings_mu);
+  /* (Untagged, the buffer is left to the collector, which unmaps it.) */
+  if (napi_type_tag_object(env, ab, &mapping_tag) != napi_ok)
+    return hood_throw_type(env, "mapFile: cannot tag the mapping");
   return ab;
 }
 
@@ -97,21 +70,17 @@ static napi_value map_drop(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   int64_t off, n;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok)
-    return hood_throw_type(env, "mapDrop: buffer must be an ArrayBuffer");
+  bool ours = false;
+  if (napi_check_object_type_tag(env, argv[0], &mapping_tag, &ours) != napi_ok || !ours ||
+      napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok)
+    return hood_throw_type(env, "mapDrop: not a buffer of mapFile");
   if (hood_arg_int64(env, argv[1], &off, "offset") || hood_arg_int64(env, argv[2], &n, "length")) return NULL;
-  pthread_mutex_lock(&mappings_mu);
-  struct mapping *m = mappings;
-  while (m && m->addr != data) m = m->next;
-  pthread_mutex_unlock(&mappings_mu);
-  /* (m stays valid: the caller holds its buffer, so its finalizer cannot run meanwhile.) */
-  if (!m || len != m->len) return hood_throw_type(env, "mapDrop: not a buffer of mapFile");
-  if (off < 0 || n < 0 || (uint64_t)off > m->len || (uint64_t)n > m->len - (uint64_t)off)
+  if (off < 0 || n < 0 || (uint64_t)off > len || (uint64_t)n > len - (uint64_t)off)
     return hood_throw_type(env, "mapDrop: range outside the mapping");
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t from = ((size_t)off + page - 1) & ~(page - 1);
   size_t to = ((size_t)off + (size_t)n) & ~(page - 1);
-  if (to > from && madvise(m->addr + from, to - from, MADV_DONTNEED) < 0)
+  if (to > from && madvise((char *)data + from, to - from, MADV_DONTNEED) < 0)
     return hood_throw_errno(env, "madvise", errno, NULL);
   return NULL;
 }

@@ -859,19 +859,8 @@ static napi_value wq_push_data(napi_env env, struct wq *q, int type, int fd, int
     struct wq_rec r = {.type = (uint32_t)type, .fd = fd, .len = (uint32_t)n};
     r.off = off < 0 ? -1 : off + (int64_t)done;
     if (n >= WQ_REF_MIN) {
-      /* The slot is free: at most WQ_REFS are held and wq_push waits below that. */
-      pthread_mutex_lock(&q->mu);
-      while (q->refs_made - q->refs_run >= WQ_REFS) {
-        q->producer_waiting = 1;
-        wq_kick(q);
-        pthread_cond_wait(&q->space, &q->mu);
-        q->producer_waiting = 0;
-      }
-      pthread_mutex_unlock(&q->mu);
-      wq_release_refs(env, q, 0);
-      if (napi_create_reference(env, v, 1, &q->refs[q->refs_made % WQ_REFS]) != napi_ok)
-        return hood_throw_type(env, "cannot hold the data");
-      r.flags = WQF_REF;
+      if (hood_wq_hold(env, q, v) < 0) return NULL;
+      r.flags = WQF_REF; /* the record itself releases the hold when it has run */
     }
     wq_push(env, q, &r, (const char *)data + done);
     done += n;
@@ -1035,7 +1024,8 @@ int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f) {
   r.ref_data = (uint64_t)(uint32_t)f->open_flags << 32 | (uint32_t)f->create_mode;
   r.times[0] = f->times[0];
   r.times[1] = f->times[1];
-  struct wq_part parts[4] = {{f->name, f->nlen}, {"", 1}, {f->path, plen}, {f->held ? (const void *)where : f->data, dlen}};
+  const void *data = f->held ? (const void *)where : f->data;
+  struct wq_part parts[4] = {{f->name, f->nlen}, {"", 1}, {f->path, plen}, {data, dlen}};
   wq_push_parts(env, q, &r, parts, 4);
   bool pending = false;
   napi_is_exception_pending(env, &pending);
@@ -1043,7 +1033,8 @@ int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f) {
 }
 
 int hood_wq_hold(napi_env env, struct wq *q, napi_value buffer) {
-  /* The slot is free: at most WQ_REFS are held and wq_push waits below that. */
+  /* Waits until fewer than WQ_REFS are held; then the next slot is free (its earlier holder
+   * has run and is deleted here). */
   pthread_mutex_lock(&q->mu);
   while (q->refs_made - q->refs_run >= WQ_REFS) {
     q->producer_waiting = 1;

@@ -76,9 +76,11 @@ struct hood_wq_file {
 };
 /* Queues it (blocking while the queue is full); 0, or -1 with an exception pending. */
 int hood_wq_file(napi_env env, struct wq *q, const struct hood_wq_file *f);
-/* Holds `buffer` (a reference, taken on the JS thread) for the records queued until
- * hood_wq_release, which queues its release behind them: it is let go once they have run.
- * Every hold, also after an error, must be released. 0, or -1 with an exception pending. */
+/* Holds `buffer` (a reference, taken on the JS thread; at most 16 at once, it waits for a
+ * slot) for the records queued until hood_wq_release, which queues its release behind them:
+ * it is let go once they have run. (The queue's own WQF_REF records are a hold released by
+ * the record itself.) Every hold, also after an error, must be released. 0, or -1 with an
+ * exception pending. */
 int hood_wq_hold(napi_env env, struct wq *q, napi_value buffer);
 void hood_wq_release(napi_env env, struct wq *q);
 /* The same for a file the caller created (fd): its data (copied) and a FINISH record with

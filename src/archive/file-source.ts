@@ -46,9 +46,10 @@ export async function* fileChunks(
   path: string | { fd: number; name: string },
   chunkSize?: number,
 ): AsyncGenerator<Buffer> {
-  const name = typeof path === "string" ? JSON.stringify(path) : path.name;
+  const owned = typeof path === "string";
+  const name = owned ? JSON.stringify(path) : path.name;
   let fd: number;
-  if (typeof path === "string") {
+  if (owned) {
     try {
       fd = openSync(path, "r");
     } catch (e) {
@@ -57,7 +58,7 @@ export async function* fileChunks(
   } else fd = path.fd;
   try {
     // Only a file opened here is known to be read from its start.
-    const mapped = typeof path === "string" ? mapWhole(fd, name) : undefined;
+    const mapped = owned ? mapWhole(fd, name) : undefined;
     if (mapped) {
       yield* mappedChunks(mapped, chunkSize ?? MAPPED_CHUNK);
       return;
@@ -78,7 +79,7 @@ export async function* fileChunks(
       yield n === size ? b : b.subarray(0, n);
     }
   } finally {
-    if (typeof path === "string") closeSync(fd);
+    if (owned) closeSync(fd);
   }
 }
 

@@ -5,9 +5,10 @@
  * A queue can also compute a SHA-256 on its thread (sha256.ts uses one per digest).
  * Pieces under 64 KiB are copied into the queue; larger ones, and the small files of a
  * plain-batch commit, are held by reference until written or hashed, so a caller must not
- * change a buffer it passed (the tar reader's sources never reuse theirs). Bytes, references and files in flight are bounded and a full queue
- * blocks the caller. Once an fd is handed to the queue
- * only the queue closes it (`finish`), so an fd number is never reused under a pending write.
+ * change a buffer it passed (the tar reader's sources never reuse theirs). Bytes, references
+ * and files in flight are bounded and a full queue blocks the caller. Once an fd is handed to
+ * the queue only the queue closes it (`finish`), so an fd number is never reused under a
+ * pending write.
  * The first error is sticky: every later call throws it.
  */
 import { syscallError } from "../errors.ts";

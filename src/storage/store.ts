@@ -28,7 +28,6 @@ import { join } from "node:path";
 // imported where a layer is imported or exported: creating or removing a container, the
 // common case, loads none of them.
 import type { LayerDigests } from "../archive/compression.ts";
-import { fileChunks } from "../archive/file-source.ts";
 import { HoodError, syscallError } from "../errors.ts";
 import type { Driver, DriverName } from "./driver.ts";
 import {
@@ -545,6 +544,7 @@ export class LayerStore {
         } finally {
           closeSync(fd);
         }
+        const { fileChunks } = await import("../archive/file-source.ts");
         return await this.importLocked(m, fileChunks(file), c.layer);
       } finally {
         rmSync(file, { force: true });
